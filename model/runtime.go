@@ -114,6 +114,8 @@ func Load(explicit string) (*Runtime, error) {
 	}
 	var tried []Attempt
 	for _, c := range LibraryCandidates(explicit) {
+		// ORT logs only fatal errors: every failure it reports reaches the user
+		// through our own error, once, naming the file.
 		// dlopen with a bare name searches the system path; a path with a
 		// slash must exist, and saying so beats dlerror's wording.
 		if strings.ContainsRune(c.Path, '/') {
@@ -123,7 +125,7 @@ func Load(explicit string) (*Runtime, error) {
 			}
 		}
 		ort.SetSharedLibraryPath(c.Path)
-		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+		if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
 			tried = append(tried, Attempt{c, err})
 			continue
 		}

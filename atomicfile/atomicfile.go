@@ -1,0 +1,157 @@
+// Package atomicfile writes files that are never seen partially written:
+// content goes to a hidden temporary file in the same directory, which is
+// synced and then renamed over the destination.
+package atomicfile
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// tempMarker is part of every temporary file name; RemoveStale looks for it.
+// Temporary names are ".<base>.animegan-tmp-<16 hex digits>": they start
+// with a dot, so directory walkers that skip dot-files skip them.
+const tempMarker = ".animegan-tmp-"
+
+// IsTemp reports whether a file name (base name or path) is one of this
+// package's temporary files.
+func IsTemp(name string) bool {
+	base := filepath.Base(name)
+	i := strings.LastIndex(base, tempMarker)
+	if !strings.HasPrefix(base, ".") || i < 1 {
+		return false
+	}
+	suffix := base[i+len(tempMarker):]
+	if len(suffix) != 16 {
+		return false
+	}
+	_, err := hex.DecodeString(suffix)
+	return err == nil
+}
+
+// file is what Write needs of an *os.File; tests substitute failing files.
+type file interface {
+	io.Writer
+	Sync() error
+	Close() error
+}
+
+var openTemp = func(name string, perm os.FileMode) (file, error) {
+	return os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+}
+
+func tempName(path string) (string, error) {
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", err
+	}
+	dir, base := filepath.Split(path)
+	// Keep the name within NAME_MAX (255 bytes) for long base names.
+	if max := 255 - 1 - len(tempMarker) - 16; len(base) > max {
+		base = base[:max]
+	}
+	return filepath.Join(dir, "."+base+tempMarker+hex.EncodeToString(rnd[:])), nil
+}
+
+// Write creates or replaces path with what fill writes, atomically: readers
+// see either the old file or the complete new one. fill's writer is
+// buffered. The data and the directory entry are fsynced before Write
+// returns. perm is applied to the new file (subject to the umask).
+//
+// On any failure — fill returning an error or panicking, a short write
+// (ENOSPC, EDQUOT), sync, close or rename failing — the temporary file is
+// removed, path is left as it was, and the error names path and wraps the
+// cause (errors.Is(err, syscall.ENOSPC) works). A panic in fill is
+// returned as an error, not re-raised.
+func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
+	tmp, err := tempName(path)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	f, err := openTemp(tmp, perm)
+	if err != nil {
+		return fmt.Errorf("writing %s: creating temporary file: %w", path, unwrapPathError(err))
+	}
+	committed := false
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("writing %s: panic while filling: %v", path, p)
+		}
+		if !committed {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 256<<10)
+	if err := fill(bw); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, unwrapPathError(err))
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("writing %s: sync: %w", path, unwrapPathError(err))
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: close: %w", path, unwrapPathError(err))
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: rename: %w", path, unwrapPathError(err))
+	}
+	committed = true
+	// Make the rename durable. Some file systems cannot sync directories;
+	// the file itself is complete by now, so that is not reported.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// unwrapPathError drops an *os.PathError / *os.LinkError wrapper whose path
+// is the temporary name (the message names the real path instead); the
+// syscall error stays wrapped.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}
+
+// RemoveStale deletes the temporary files that Write leaves behind when the
+// process is killed mid-write (only names matching this package's pattern,
+// only directly in dir, only regular files). It returns how many it removed;
+// the error is the first failure, after trying all of them.
+func RemoveStale(dir string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("removing stale temporary files in %s: %w", dir, err)
+	}
+	n := 0
+	var first error
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !IsTemp(e.Name()) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			if !errors.Is(err, os.ErrNotExist) && first == nil {
+				first = fmt.Errorf("removing stale temporary file: %w", err)
+			}
+			continue
+		}
+		n++
+	}
+	return n, first
+}

@@ -1,0 +1,125 @@
+package convert
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// ManifestName is the journal, inside the output directory, of what made
+// each output. It starts with a dot so no walk of the output tree picks it
+// up as a photo.
+const ManifestName = ".animegan-manifest.jsonl"
+
+// Record says what made one output file. A re-run skips an input whose
+// record matches: same input (size and mtime, or else content hash), same
+// settings, and the output still there at the recorded size.
+type Record struct {
+	Output     string `json:"output"` // below the output directory, slash-separated
+	Input      string `json:"input"`
+	Size       int64  `json:"size"`
+	ModTime    int64  `json:"mtime_ns"`
+	SHA256     string `json:"sha256"`
+	Settings   string `json:"settings"` // Fingerprint of model and pixel-changing flags
+	OutputSize int64  `json:"output_size"`
+}
+
+// Manifest is the journal of one output directory. Records are appended as
+// outputs land (an output without its record, after a kill, is simply made
+// again), and the file is rewritten compactly at the end of a run.
+type Manifest struct {
+	path    string
+	mu      sync.Mutex
+	records map[string]Record
+	journal *os.File
+}
+
+// OpenManifest reads dir's manifest, tolerating a torn last line from a
+// killed run, and opens it for appending.
+func OpenManifest(dir string) (*Manifest, error) {
+	m := &Manifest{path: filepath.Join(dir, ManifestName), records: make(map[string]Record)}
+	f, err := os.Open(m.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	default:
+		m.read(f)
+		f.Close()
+	}
+	m.journal, err = os.OpenFile(m.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening manifest for writing: %w", err)
+	}
+	return m, nil
+}
+
+func (m *Manifest) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		var rec Record
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Output == "" {
+			continue // a line cut short by a kill: its output is redone
+		}
+		m.records[rec.Output] = rec
+	}
+}
+
+// Lookup returns the record of an output.
+func (m *Manifest) Lookup(outRel string) (Record, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[outRel]
+	return r, ok
+}
+
+// Add journals a record. One write call per line with O_APPEND keeps lines
+// whole even when two processes share the directory.
+func (m *Manifest) Add(r Record) error {
+	line, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.records[r.Output] = r
+	if _, err := m.journal.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("writing manifest: %w", err)
+	}
+	return nil
+}
+
+// Close compacts the journal to one line per output, dropping records whose
+// output is gone, and closes it.
+func (m *Manifest) Close(outDir string, write func(path string, fill func(io.Writer) error) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.journal.Close(); err != nil {
+		return fmt.Errorf("closing manifest: %w", err)
+	}
+	keys := make([]string, 0, len(m.records))
+	for k := range m.records {
+		if _, err := os.Stat(filepath.Join(outDir, filepath.FromSlash(k))); err == nil {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, strings.Compare)
+	return write(m.path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, k := range keys {
+			if err := enc.Encode(m.records[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

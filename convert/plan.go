@@ -1,0 +1,124 @@
+package convert
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// OutputFormat is the encoding of an output file.
+type OutputFormat string
+
+const (
+	FormatKeep OutputFormat = ""     // JPEG stays JPEG, PNG stays PNG, the rest become PNG
+	FormatJPEG OutputFormat = "jpeg" // never carries alpha
+	FormatPNG  OutputFormat = "png"
+)
+
+// ParseFormat reads a --format value.
+func ParseFormat(s string) (OutputFormat, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "keep", "auto":
+		return FormatKeep, nil
+	case "jpg", "jpeg":
+		return FormatJPEG, nil
+	case "png":
+		return FormatPNG, nil
+	}
+	return FormatKeep, fmt.Errorf("format %q: want jpg or png", s)
+}
+
+// Ext is the file extension written for the format.
+func (f OutputFormat) Ext() string {
+	if f == FormatJPEG {
+		return ".jpg"
+	}
+	return ".png"
+}
+
+// outputFormatFor picks the output format for an input name. The decision
+// goes by extension so that it is known before any file is read: planning
+// the output names (and their collisions) must not wait for decoding.
+func outputFormatFor(name string, want OutputFormat) OutputFormat {
+	if want != FormatKeep {
+		return want
+	}
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".jpg", ".jpeg", ".jpe", ".jfif":
+		return FormatJPEG
+	}
+	return FormatPNG
+}
+
+// Target is where one input's result goes.
+type Target struct {
+	Input
+	OutRel string // below the output directory, slash-separated
+	Format OutputFormat
+}
+
+// planOutputs mirrors each input's relative path under the output directory
+// with the output format's extension. When two inputs would land on one
+// name, neither is overwritten:
+//
+//  1. the input whose own extension already matches keeps the plain name
+//     (photo.png → photo.png), the others keep their source extension in
+//     the name (photo.gif → photo.gif.png, photo.jpeg → photo.jpeg.jpg);
+//  2. any name still taken (the same relative path under two arguments)
+//     gets "~2", "~3", ... before the extension, in input order.
+//
+// Inputs are ordered by path first, so the names do not depend on the order
+// the arguments or directory entries came in.
+func planOutputs(inputs []Input, want OutputFormat) []Target {
+	targets := make([]Target, len(inputs))
+	for i, in := range inputs {
+		f := outputFormatFor(in.Rel, want)
+		targets[i] = Target{Input: in, OutRel: stem(in.Rel) + f.Ext(), Format: f}
+	}
+	slices.SortStableFunc(targets, func(a, b Target) int { return strings.Compare(a.Path, b.Path) })
+
+	groups := make(map[string][]int)
+	for i, t := range targets {
+		key := strings.ToLower(t.OutRel) // stay safe on case-insensitive disks
+		groups[key] = append(groups[key], i)
+	}
+	for _, idx := range groups {
+		if len(idx) < 2 {
+			continue
+		}
+		keeper := idx[0]
+		for _, i := range idx {
+			if extMatches(targets[i]) {
+				keeper = i
+				break
+			}
+		}
+		for _, i := range idx {
+			if i != keeper && !extMatches(targets[i]) {
+				targets[i].OutRel = targets[i].Rel + targets[i].Format.Ext()
+			}
+		}
+	}
+
+	taken := make(map[string]bool, len(targets))
+	for i := range targets {
+		name := targets[i].OutRel
+		for n := 2; taken[strings.ToLower(name)]; n++ {
+			name = fmt.Sprintf("%s~%d%s", stem(targets[i].OutRel), n, path.Ext(targets[i].OutRel))
+		}
+		taken[strings.ToLower(name)] = true
+		targets[i].OutRel = name
+	}
+	return targets
+}
+
+// extMatches reports whether the input already has the output's extension.
+func extMatches(t Target) bool {
+	return strings.EqualFold(path.Ext(t.Rel), t.Format.Ext())
+}
+
+func stem(rel string) string {
+	return strings.TrimSuffix(rel, path.Ext(rel))
+}

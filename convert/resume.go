@@ -1,0 +1,200 @@
+package convert
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// task is one output to produce. Inputs with identical content are
+// converted once: the first (the leader) goes through the pipeline, the
+// rest (its followers) get a copy of its output.
+type task struct {
+	Target
+	size     int64
+	modTime  int64
+	sha256   string
+	settings string
+
+	followers []*task
+	copyErrs  []error // per follower, set by the encode stage
+	upToDate  bool    // the manifest says its output is current
+	source    string  // for a copy-only task: an up-to-date identical output
+	reported  bool    // the pipeline has given its result
+}
+
+// plan is the work left after resume and de-duplication.
+type plan struct {
+	leaders  []*task // to convert
+	copies   []*task // copy-only: an identical input's output is already done
+	skipped  int
+	todo     int // leaders + followers + copies
+	failures []Failure
+}
+
+// plan decides for every target: skip (its output is up to date), copy
+// (an identical input's output is), or convert.
+func (j *job) plan(ctx context.Context, targets []Target) plan {
+	tasks := make([]*task, len(targets))
+	errs := make([]error, len(targets))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(2, runtime.NumCPU()))
+	for i := range targets {
+		tasks[i] = &task{Target: targets[i]}
+		g.Go(func() error {
+			if gctx.Err() == nil {
+				errs[i] = j.identify(tasks[i])
+			}
+			return nil
+		})
+	}
+	g.Wait()
+
+	var p plan
+	done := make(map[string]*task) // content hash → an up-to-date output
+	var pending []*task
+	for i, t := range tasks {
+		switch {
+		case errs[i] != nil:
+			p.failures = append(p.failures, Failure{Input: t.Path, Err: errs[i]})
+		case t.upToDate:
+			p.skipped++
+			done[t.sha256] = t
+		default:
+			pending = append(pending, t)
+		}
+	}
+	leaders := make(map[string]*task)
+	for _, t := range pending {
+		p.todo++
+		if src, ok := done[t.sha256]; ok {
+			t.source = j.outPath(&src.Target)
+			p.copies = append(p.copies, t)
+			continue
+		}
+		if l, ok := leaders[t.sha256]; ok {
+			l.followers = append(l.followers, t)
+			continue
+		}
+		leaders[t.sha256] = t
+		p.leaders = append(p.leaders, t)
+	}
+	return p
+}
+
+// identify stats and hashes the input and checks the manifest. The hash is
+// only computed when size and mtime do not already match the record.
+func (j *job) identify(t *task) error {
+	info, err := os.Stat(t.Path)
+	if err != nil {
+		return describeFSError(err)
+	}
+	if info.IsDir() {
+		return fmt.Errorf("is a directory, not an image")
+	}
+	t.size, t.modTime = info.Size(), info.ModTime().UnixNano()
+	t.settings = fingerprint(j.opts, j.spec, t.Format)
+	rec, ok := j.manifest.Lookup(t.OutRel)
+	if ok && !j.opts.Overwrite && rec.Settings == t.settings && rec.Input == t.Path &&
+		rec.Size == t.size && rec.ModTime == t.modTime && j.outputIntact(t, rec) {
+		t.sha256, t.upToDate = rec.SHA256, true
+		return nil
+	}
+	if t.sha256, err = hashFile(t.Path); err != nil {
+		return err
+	}
+	if ok && !j.opts.Overwrite && rec.Settings == t.settings && rec.SHA256 == t.sha256 && j.outputIntact(t, rec) {
+		t.upToDate = true // touched or moved, same content
+	}
+	return nil
+}
+
+func (j *job) outputIntact(t *task, rec Record) bool {
+	info, err := os.Stat(j.outPath(&t.Target))
+	return err == nil && info.Mode().IsRegular() && info.Size() == rec.OutputSize
+}
+
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", describeFSError(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("reading: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// record journals an output that has just landed.
+func (j *job) record(t *task, path string) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("output vanished after writing: %w", err)
+	}
+	return j.manifest.Add(Record{
+		Output: t.OutRel, Input: t.Path, Size: t.size, ModTime: t.modTime,
+		SHA256: t.sha256, Settings: t.settings, OutputSize: info.Size(),
+	})
+}
+
+// copyToFollowers gives each identical input the leader's output bytes.
+func (j *job) copyToFollowers(leader *task, src string) []error {
+	errs := make([]error, len(leader.followers))
+	for i, f := range leader.followers {
+		errs[i] = j.copyOutput(f, src)
+	}
+	return errs
+}
+
+func (j *job) copyOutput(t *task, src string) error {
+	dst := j.outPath(&t.Target)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("creating output folder: %w", err)
+	}
+	err := writeAtomic(dst, func(w io.Writer) error {
+		in, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		_, err = io.Copy(w, in)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("copying the output of an identical input: %w", err)
+	}
+	return j.record(t, dst)
+}
+
+// finishCopies reports a leader's followers, or performs and reports a
+// copy-only task.
+func (j *job) finishCopies(t *task) {
+	if t.source != "" {
+		if err := j.copyOutput(t, t.source); err != nil {
+			j.fail(t.Path, err)
+			return
+		}
+		j.sum.Converted++
+		j.sum.Duplicates++
+		j.reporter.Converted(t.Target, true, "")
+		return
+	}
+	for i, f := range t.followers {
+		if err := t.copyErrs[i]; err != nil {
+			j.fail(f.Path, err)
+			continue
+		}
+		j.sum.Converted++
+		j.sum.Duplicates++
+		j.reporter.Converted(f.Target, true, "")
+	}
+}

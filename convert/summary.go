@@ -1,0 +1,118 @@
+package convert
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Failure is one input that could not be converted, and why.
+type Failure struct {
+	Input string
+	Err   error
+}
+
+func (f Failure) String() string { return fmt.Sprintf("FAIL %s: %v", f.Input, f.Err) }
+
+// MarshalJSON writes {"input": ..., "error": ...}.
+func (f Failure) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Input string `json:"input"`
+		Error string `json:"error"`
+	}{f.Input, f.Err.Error()})
+}
+
+// Settings are the choices a run was made with, reported in the summary so
+// a script can tell what produced its outputs.
+type Settings struct {
+	Model        string  `json:"model"`
+	ModelSHA256  string  `json:"model_sha256"`
+	Layout       string  `json:"layout"`
+	Range        string  `json:"range"`
+	Multiple     int     `json:"multiple"`
+	FixedSize    string  `json:"fixed_size,omitempty"`
+	MaxSize      int     `json:"max_size"`
+	KeepSize     bool    `json:"keep_size"`
+	Format       string  `json:"format"`
+	Quality      int     `json:"quality"`
+	Jobs         JobsDoc `json:"jobs"`
+	Session      string  `json:"session"`
+	OutputDir    string  `json:"output_dir"`
+	MaxPixels    int64   `json:"max_pixels"`
+	TimeoutSecs  float64 `json:"timeout_seconds,omitempty"`
+	ORTVersion   string  `json:"onnxruntime_version"`
+	ORTLibrary   string  `json:"onnxruntime_library"`
+	IntraThreads int     `json:"intra_op_threads"`
+}
+
+// JobsDoc is Jobs as JSON.
+type JobsDoc struct {
+	Decode int `json:"decode"`
+	Infer  int `json:"infer"`
+	Encode int `json:"encode"`
+}
+
+// Summary is the outcome of one convert run: plain data, printed as text
+// or JSON by the caller.
+type Summary struct {
+	Converted       int       `json:"converted"`  // outputs written, duplicates included
+	Duplicates      int       `json:"duplicates"` // of those, copied from an identical input
+	Skipped         int       `json:"skipped"`    // already up to date
+	Failed          int       `json:"failed"`
+	NotStarted      int       `json:"not_started"` // left undone by an interrupt or --fail-fast
+	Ignored         int       `json:"ignored"`     // non-image files in walked directories
+	Failures        []Failure `json:"failures"`
+	Seconds         float64   `json:"seconds"`
+	ImagesPerSecond float64   `json:"images_per_second"`
+	Interrupted     bool      `json:"interrupted"`
+	Settings        Settings  `json:"settings"`
+}
+
+// finish fills in the timing figures.
+func (s *Summary) finish(wall time.Duration) {
+	s.Seconds = wall.Seconds()
+	if s.Seconds > 0 {
+		s.ImagesPerSecond = float64(s.Converted-s.Duplicates) / s.Seconds
+	}
+	if s.Failures == nil {
+		s.Failures = []Failure{}
+	}
+}
+
+// WriteText prints the human summary.
+func (s *Summary) WriteText(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "converted %d, skipped %d, failed %d", s.Converted, s.Skipped, s.Failed)
+	if err != nil {
+		return err
+	}
+	if s.Duplicates > 0 {
+		fmt.Fprintf(w, " (%d copied from identical inputs)", s.Duplicates)
+	}
+	if s.NotStarted > 0 {
+		fmt.Fprintf(w, ", not started %d", s.NotStarted)
+	}
+	_, err = fmt.Fprintf(w, " in %s (%.2f img/s) → %s\n", formatDuration(s.Seconds), s.ImagesPerSecond, s.Settings.OutputDir)
+	if err != nil {
+		return err
+	}
+	if s.Interrupted {
+		_, err = fmt.Fprintln(w, "interrupted: finished outputs are kept; run the same command again to do the rest")
+	}
+	return err
+}
+
+// WriteJSON prints the summary as one JSON object.
+func (s *Summary) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+func formatDuration(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	if d < time.Minute {
+		return d.Round(10 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}

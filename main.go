@@ -1,0 +1,135 @@
+// Command animegan turns folders of photos into anime-style images with
+// ONNX Runtime, and measures how hard a machine can be pushed doing it.
+//
+// main.go only wires the command line: each command lives in its own
+// cmd_*.go file, and the work in the packages they call.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit statuses. Scripts depend on them: never renumber.
+const (
+	exitOK      = 0   // every input converted or already up to date
+	exitFailed  = 1   // some inputs failed; the rest are done
+	exitSetup   = 2   // usage or setup error: nothing was attempted
+	exitSIGINT  = 130 // interrupted (128 + SIGINT)
+	exitSIGTERM = 143 // terminated (128 + SIGTERM)
+)
+
+// version is the tool's own version, stamped by the Makefile.
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop, interrupted := signalContext(stderr)
+	defer stop()
+
+	app := &cli.App{
+		Name:      "animegan",
+		Usage:     "turn photos into anime-style images with ONNX Runtime",
+		Version:   version,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Commands: []*cli.Command{
+			convertCommand(),
+			inspectCommand(),
+			versionCommand(),
+		},
+		HideVersion: true,
+		// Exit codes are decided below, in one place, not by cli.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
+	}
+	err := app.RunContext(ctx, interspersed(app.Commands, args))
+	if sig := interrupted(); sig != nil {
+		if sig == syscall.SIGTERM {
+			return exitSIGTERM
+		}
+		return exitSIGINT
+	}
+	return exitCode(err, stderr)
+}
+
+// exitCode maps a command's outcome to the process status.
+func exitCode(err error, stderr io.Writer) int {
+	var ec cli.ExitCoder
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errSomeFailed):
+		return exitFailed
+	case errors.As(err, &ec) && ec.ExitCode() != 0:
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(stderr, "animegan:", msg)
+		}
+		return ec.ExitCode()
+	default:
+		fmt.Fprintln(stderr, "animegan:", err)
+		return exitSetup
+	}
+}
+
+// errSomeFailed is returned by commands whose summary already named every
+// failure: there is nothing more to print, only the status to set.
+var errSomeFailed = errors.New("some inputs failed")
+
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() + " (see --help)" }
+func (e usageError) Unwrap() error { return e.err }
+
+// signalContext cancels the returned context on the first SIGINT or
+// SIGTERM; work in flight is abandoned cleanly (outputs are atomic, so
+// nothing partial stays). A second signal exits at once.
+func signalContext(stderr io.Writer) (context.Context, func(), func() os.Signal) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	got := make(chan os.Signal, 1)
+	go func() {
+		sig, ok := <-sigs
+		if !ok {
+			return
+		}
+		got <- sig
+		fmt.Fprintf(stderr, "\n%s: stopping; finished outputs are kept (again to quit at once)\n", sig)
+		cancel()
+		if sig, ok := <-sigs; ok {
+			code := exitSIGINT
+			if sig == syscall.SIGTERM {
+				code = exitSIGTERM
+			}
+			os.Exit(code)
+		}
+	}()
+	stop := func() {
+		signal.Stop(sigs)
+		close(sigs)
+		cancel()
+	}
+	interrupted := func() os.Signal {
+		select {
+		case s := <-got:
+			got <- s
+			return s
+		default:
+			return nil
+		}
+	}
+	return ctx, stop, interrupted
+}

@@ -1,0 +1,171 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"runtime"
+	"strings"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// SessionOptions are the ONNX Runtime settings of one inference session.
+type SessionOptions struct {
+	IntraOpThreads int  // threads one Run may use; 0 lets ORT choose
+	InterOpThreads int  // parallel branches; 1 for these sequential graphs
+	Spinning       bool // let idle intra-op threads spin; only when they own their cores
+	MemArena       bool // ORT's CPU arena: faster reuse, but RSS stays at the peak
+}
+
+// DefaultSessionOptions splits the machine's cores between workers
+// inference workers. ONNX Runtime's intra-op pool assumes it owns the cores,
+// so N workers x T threads must not exceed them; spinning threads steal time
+// from the other workers, so spinning is on only for a single worker.
+func DefaultSessionOptions(workers, cores int) SessionOptions {
+	if cores < 1 {
+		cores = runtime.NumCPU()
+	}
+	workers = max(1, workers)
+	return SessionOptions{
+		IntraOpThreads: max(1, cores/workers),
+		InterOpThreads: 1,
+		Spinning:       workers == 1,
+		MemArena:       true,
+	}
+}
+
+func (o SessionOptions) String() string {
+	return fmt.Sprintf("intra-op threads %d, inter-op threads %d, spinning %s, CPU arena %s",
+		o.IntraOpThreads, o.InterOpThreads, onOff(o.Spinning), onOff(o.MemArena))
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// Session runs one model. Run may be called from one goroutine at a time;
+// the pipeline gives each inference worker its own Session, so no two
+// workers contend for one session's scratch buffers.
+type Session struct {
+	spec *Spec
+	ort  *ort.DynamicAdvancedSession
+}
+
+// NewSession creates an ONNX Runtime session for a model inspected by Inspect.
+func NewSession(spec *Spec, data []byte, opts SessionOptions) (*Session, error) {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("session options: %w", err)
+	}
+	defer so.Destroy()
+	if err := applyOptions(so, opts); err != nil {
+		return nil, fmt.Errorf("model %s: session options: %w", spec.Name, err)
+	}
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data,
+		[]string{spec.Input.Name}, []string{spec.Output.Name}, so)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: creating session: %w", spec.Name, err)
+	}
+	return &Session{spec: spec, ort: s}, nil
+}
+
+func applyOptions(so *ort.SessionOptions, o SessionOptions) error {
+	if o.IntraOpThreads > 0 {
+		if err := so.SetIntraOpNumThreads(o.IntraOpThreads); err != nil {
+			return err
+		}
+	}
+	if o.InterOpThreads > 0 {
+		if err := so.SetInterOpNumThreads(o.InterOpThreads); err != nil {
+			return err
+		}
+	}
+	spin := "0"
+	if o.Spinning {
+		spin = "1"
+	}
+	if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", spin); err != nil {
+		return err
+	}
+	if err := so.AddSessionConfigEntry("session.inter_op.allow_spinning", spin); err != nil {
+		return err
+	}
+	if err := so.SetCpuMemArena(o.MemArena); err != nil {
+		return err
+	}
+	return so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll)
+}
+
+// Close releases the session.
+func (s *Session) Close() error { return s.ort.Destroy() }
+
+// ErrCanceled is returned by Run when its context ended mid-inference.
+var ErrCanceled = errors.New("inference canceled")
+
+// Run feeds one image, already sized to the geometry Fit chose, through the
+// model and returns the opaque RGB result. Cancelling ctx terminates the
+// ONNX Runtime run in progress (RunOptions.Terminate), so a stuck or
+// unwanted inference does not hold its worker.
+func (s *Session) Run(ctx context.Context, img *image.NRGBA) (*image.NRGBA, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCanceled, err)
+	}
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	shape := ort.NewShape(1, 3, int64(h), int64(w))
+	if s.spec.Layout == NHWC {
+		shape = ort.NewShape(1, int64(h), int64(w), 3)
+	}
+	in, err := ort.NewEmptyTensor[float32](shape)
+	if err != nil {
+		return nil, fmt.Errorf("input tensor %s: %w", shape, err)
+	}
+	defer in.Destroy()
+	pack(in.GetData(), img, s.spec.Layout, s.spec.Range)
+
+	ro, err := ort.NewRunOptions()
+	if err != nil {
+		return nil, fmt.Errorf("run options: %w", err)
+	}
+	defer ro.Destroy()
+	stop := context.AfterFunc(ctx, func() { ro.Terminate() })
+	defer stop()
+
+	outputs := []ort.Value{nil} // ORT allocates: the output shape may differ
+	runErr := s.ort.RunWithOptions([]ort.Value{in}, outputs, ro)
+	if outputs[0] != nil {
+		defer outputs[0].Destroy()
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCanceled, ctx.Err())
+		}
+		return nil, s.explain(runErr, w, h)
+	}
+	out, ok := outputs[0].(*ort.Tensor[float32])
+	if !ok {
+		return nil, fmt.Errorf("model %s: output %s is %T, want float32 tensor", s.spec.Name, s.spec.Output.Name, outputs[0])
+	}
+	res, err := unpack(out.GetData(), out.GetShape(), s.spec.Layout, s.spec.Range)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", s.spec.Name, err)
+	}
+	return res, nil
+}
+
+// explain adds the likely fix to a failed run: a dynamic model that rejects
+// a size usually needs a larger multiple (AnimeGANv3 "tiny" models want 16).
+func (s *Session) explain(err error, w, h int) error {
+	msg := err.Error()
+	sizeRelated := strings.Contains(msg, "broadcast") || strings.Contains(msg, "shape") ||
+		strings.Contains(msg, "multiple") || strings.Contains(msg, "dimension")
+	if s.spec.Dynamic() && sizeRelated {
+		return fmt.Errorf("inference at %dx%d failed: %w (if the model needs sides divisible by more than %d, try --multiple %d)",
+			w, h, err, s.spec.Multiple, 2*s.spec.Multiple)
+	}
+	return fmt.Errorf("inference at %dx%d failed: %w", w, h, err)
+}

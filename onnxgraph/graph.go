@@ -1,0 +1,478 @@
+// Package onnxgraph builds ONNX models in Go and serialises them to the
+// ModelProto wire format without Python or generated protobuf code.
+//
+// It covers the subset of onnx.proto that hand-built inference graphs need:
+// a single graph of nodes from the default domain, float32 and int64
+// initializers, attributes of the common kinds, tensor inputs and outputs
+// with fixed or symbolic dimensions, and model metadata.
+//
+//	g := onnxgraph.NewGraph("double")
+//	x := g.Input("x", onnxgraph.Float, onnxgraph.Sym("N"), onnxgraph.Dim(3))
+//	two := g.Scalar(2)
+//	y := g.Op("Mul", []string{x, two})
+//	g.Output(y, "y", onnxgraph.Float, onnxgraph.Sym("N"), onnxgraph.Dim(3))
+//	data, err := onnxgraph.NewModel(g).Marshal()
+//
+// Serialisation is deterministic: the same sequence of builder calls gives
+// the same bytes.
+package onnxgraph
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// DType is an ONNX TensorProto.DataType.
+type DType int32
+
+// The element types this package writes.
+const (
+	Float  DType = 1
+	Uint8  DType = 2
+	Int32  DType = 6
+	Int64  DType = 7
+	Bool   DType = 9
+	Double DType = 11
+)
+
+func (d DType) String() string {
+	switch d {
+	case Float:
+		return "float32"
+	case Uint8:
+		return "uint8"
+	case Int32:
+		return "int32"
+	case Int64:
+		return "int64"
+	case Bool:
+		return "bool"
+	case Double:
+		return "float64"
+	}
+	return "dtype(" + strconv.Itoa(int(d)) + ")"
+}
+
+// Dimension is one axis of a value's declared shape: a fixed size or a
+// symbolic name shared by axes that must agree.
+type Dimension struct {
+	Value int64  // used when Param is empty
+	Param string // symbolic name (dim_param)
+}
+
+// Dim is a fixed-size dimension.
+func Dim(n int64) Dimension { return Dimension{Value: n} }
+
+// Sym is a symbolic dimension such as "N" or "height".
+func Sym(name string) Dimension { return Dimension{Param: name} }
+
+func (d Dimension) String() string {
+	if d.Param != "" {
+		return d.Param
+	}
+	return strconv.FormatInt(d.Value, 10)
+}
+
+// ValueInfo declares a graph input, output or intermediate value.
+type ValueInfo struct {
+	Name  string
+	DType DType
+	Shape []Dimension // nil: rank unknown
+}
+
+// Tensor is a constant: an initializer or a tensor attribute. Exactly one
+// of Floats and Int64s holds the data, matching DType.
+type Tensor struct {
+	Name   string
+	DType  DType // Float or Int64
+	Dims   []int64
+	Floats []float32
+	Int64s []int64
+}
+
+// Len is the element count implied by Dims (1 for a scalar).
+func (t *Tensor) Len() int64 {
+	n := int64(1)
+	for _, d := range t.Dims {
+		n *= d
+	}
+	return n
+}
+
+func (t *Tensor) check() error {
+	var have int
+	switch t.DType {
+	case Float:
+		have = len(t.Floats)
+		if t.Int64s != nil {
+			return fmt.Errorf("tensor %q: float32 tensor with int64 data", t.Name)
+		}
+	case Int64:
+		have = len(t.Int64s)
+		if t.Floats != nil {
+			return fmt.Errorf("tensor %q: int64 tensor with float32 data", t.Name)
+		}
+	default:
+		return fmt.Errorf("tensor %q: unsupported data type %v", t.Name, t.DType)
+	}
+	if int64(have) != t.Len() {
+		return fmt.Errorf("tensor %q: dims %v need %d elements, have %d", t.Name, t.Dims, t.Len(), have)
+	}
+	return nil
+}
+
+// AttrKind is an ONNX AttributeProto.AttributeType.
+type AttrKind int32
+
+// The attribute kinds this package writes.
+const (
+	AttrFloat   AttrKind = 1
+	AttrInt     AttrKind = 2
+	AttrString  AttrKind = 3
+	AttrTensor  AttrKind = 4
+	AttrFloats  AttrKind = 6
+	AttrInts    AttrKind = 7
+	AttrStrings AttrKind = 8
+)
+
+// Attr is one node attribute. Build it with Int, Ints, Float32, Float32s,
+// String or TensorAttr.
+type Attr struct {
+	Name    string
+	Kind    AttrKind
+	F       float32
+	I       int64
+	S       string
+	T       *Tensor
+	Fs      []float32
+	Is      []int64
+	Strings []string
+}
+
+// Int is an integer attribute such as axis or group.
+func Int(name string, v int64) Attr { return Attr{Name: name, Kind: AttrInt, I: v} }
+
+// Ints is an integer-list attribute such as pads or kernel_shape.
+func Ints(name string, v ...int64) Attr {
+	return Attr{Name: name, Kind: AttrInts, Is: append([]int64{}, v...)}
+}
+
+// Float32 is a float attribute such as alpha or epsilon.
+func Float32(name string, v float32) Attr { return Attr{Name: name, Kind: AttrFloat, F: v} }
+
+// Float32s is a float-list attribute.
+func Float32s(name string, v ...float32) Attr {
+	return Attr{Name: name, Kind: AttrFloats, Fs: append([]float32{}, v...)}
+}
+
+// String is a string attribute such as mode.
+func String(name, v string) Attr { return Attr{Name: name, Kind: AttrString, S: v} }
+
+// Strings is a string-list attribute.
+func Strings(name string, v ...string) Attr {
+	return Attr{Name: name, Kind: AttrStrings, Strings: append([]string{}, v...)}
+}
+
+// TensorAttr is a tensor attribute, e.g. ConstantOfShape's value.
+func TensorAttr(name string, t Tensor) Attr { return Attr{Name: name, Kind: AttrTensor, T: &t} }
+
+// Node is one operator application.
+type Node struct {
+	Name    string
+	OpType  string
+	Domain  string
+	Inputs  []string // "" marks an omitted optional input
+	Outputs []string
+	Attrs   []Attr
+}
+
+// Graph is an ONNX graph under construction. Nodes must be added in
+// topological order (each input defined before use), which the builder's
+// style of returning output names makes natural; Marshal checks it.
+type Graph struct {
+	Name      string
+	DocString string
+	Nodes     []*Node
+	Inits     []*Tensor
+	Inputs    []ValueInfo
+	Outputs   []ValueInfo
+	ValueInfo []ValueInfo
+
+	defined map[string]bool
+	counter map[string]int
+	err     error
+}
+
+// NewGraph starts an empty graph.
+func NewGraph(name string) *Graph {
+	return &Graph{Name: name, defined: map[string]bool{}, counter: map[string]int{}}
+}
+
+// Err is the first misuse recorded by a builder method (duplicate or
+// undefined names); Marshal reports it too.
+func (g *Graph) Err() error { return g.err }
+
+func (g *Graph) fail(format string, args ...any) {
+	if g.err == nil {
+		g.err = fmt.Errorf(format, args...)
+	}
+}
+
+// fresh returns an unused name built from prefix.
+func (g *Graph) fresh(prefix string) string {
+	for {
+		g.counter[prefix]++
+		name := prefix + "_" + strconv.Itoa(g.counter[prefix])
+		if !g.defined[name] {
+			return name
+		}
+	}
+}
+
+func (g *Graph) define(name string) {
+	if name == "" {
+		g.fail("empty value name")
+		return
+	}
+	if g.defined[name] {
+		g.fail("value %q defined twice", name)
+	}
+	g.defined[name] = true
+}
+
+// Input declares a graph input and returns its name.
+func (g *Graph) Input(name string, dt DType, shape ...Dimension) string {
+	g.define(name)
+	g.Inputs = append(g.Inputs, ValueInfo{Name: name, DType: dt, Shape: append([]Dimension(nil), shape...)})
+	return name
+}
+
+// Output declares value as a graph output called name. When the names
+// differ, the node producing value is renamed (value must be a node output
+// that is not itself a graph input or output).
+func (g *Graph) Output(value, name string, dt DType, shape ...Dimension) {
+	if value != name {
+		g.rename(value, name)
+	}
+	g.Outputs = append(g.Outputs, ValueInfo{Name: name, DType: dt, Shape: append([]Dimension(nil), shape...)})
+}
+
+func (g *Graph) rename(from, to string) {
+	if !g.defined[from] {
+		g.fail("output source %q is not defined", from)
+		return
+	}
+	if g.defined[to] {
+		g.fail("output name %q is already used", to)
+		return
+	}
+	var produced bool
+	for _, n := range g.Nodes {
+		for i, o := range n.Outputs {
+			if o == from {
+				n.Outputs[i] = to
+				produced = true
+			}
+		}
+		for i, in := range n.Inputs {
+			if in == from {
+				n.Inputs[i] = to
+			}
+		}
+	}
+	if !produced {
+		g.fail("output source %q is not a node output", from)
+		return
+	}
+	for _, o := range g.Outputs {
+		if o.Name == from {
+			g.fail("value %q is already a graph output", from)
+		}
+	}
+	delete(g.defined, from)
+	g.defined[to] = true
+}
+
+// Annotate records the type and shape of an intermediate value
+// (value_info); optional, useful for documentation and inspection.
+func (g *Graph) Annotate(name string, dt DType, shape ...Dimension) {
+	g.ValueInfo = append(g.ValueInfo, ValueInfo{Name: name, DType: dt, Shape: append([]Dimension(nil), shape...)})
+}
+
+// Const adds an initializer and returns its name. An empty t.Name gets a
+// fresh name.
+func (g *Graph) Const(t Tensor) string {
+	if t.Name == "" {
+		t.Name = g.fresh("const")
+	}
+	if err := t.check(); err != nil {
+		g.fail("%v", err)
+	}
+	g.define(t.Name)
+	tt := t
+	g.Inits = append(g.Inits, &tt)
+	return t.Name
+}
+
+// Floats adds a float32 initializer of the given dims.
+func (g *Graph) Floats(dims []int64, v ...float32) string {
+	return g.Const(Tensor{DType: Float, Dims: append([]int64{}, dims...), Floats: append([]float32{}, v...)})
+}
+
+// Int64s adds an int64 initializer of the given dims.
+func (g *Graph) Int64s(dims []int64, v ...int64) string {
+	return g.Const(Tensor{DType: Int64, Dims: append([]int64{}, dims...), Int64s: append([]int64{}, v...)})
+}
+
+// Scalar adds a rank-0 float32 initializer.
+func (g *Graph) Scalar(v float32) string { return g.Floats(nil, v) }
+
+// Vec adds a rank-1 int64 initializer, the usual form of shape, axes and
+// pads inputs.
+func (g *Graph) Vec(v ...int64) string { return g.Int64s([]int64{int64(len(v))}, v...) }
+
+// Op appends a single-output node and returns its output's name.
+func (g *Graph) Op(opType string, inputs []string, attrs ...Attr) string {
+	return g.OpN(opType, inputs, 1, attrs...)[0]
+}
+
+// OpN appends a node with n outputs and returns their names.
+func (g *Graph) OpN(opType string, inputs []string, n int, attrs ...Attr) []string {
+	for _, in := range inputs {
+		if in != "" && !g.defined[in] {
+			g.fail("%s: input %q is not defined", opType, in)
+		}
+	}
+	name := g.fresh(opType)
+	outs := make([]string, n)
+	for i := range outs {
+		if n == 1 {
+			outs[i] = name
+		} else {
+			outs[i] = name + "_out" + strconv.Itoa(i)
+		}
+		g.define(outs[i])
+	}
+	g.Nodes = append(g.Nodes, &Node{
+		Name:    name,
+		OpType:  opType,
+		Inputs:  append([]string{}, inputs...),
+		Outputs: outs,
+		Attrs:   append([]Attr{}, attrs...),
+	})
+	return outs
+}
+
+// ParamCount is the number of elements in the graph's float initializers:
+// the model's parameter count in the usual sense. Int64 initializers
+// (shapes, axes, pads) are not parameters.
+func (g *Graph) ParamCount() int64 {
+	var n int64
+	for _, t := range g.Inits {
+		if t.DType == Float {
+			n += t.Len()
+		}
+	}
+	return n
+}
+
+// Model wraps a graph with the header ONNX Runtime needs.
+type Model struct {
+	Graph           *Graph
+	IRVersion       int64
+	Opset           int64
+	ProducerName    string
+	ProducerVersion string
+	DocString       string
+	Metadata        []KeyValue
+}
+
+// KeyValue is one metadata_props entry.
+type KeyValue struct{ Key, Value string }
+
+// DefaultOpset is the ai.onnx opset version models use unless changed.
+const DefaultOpset = 17
+
+// IRVersionFor returns the IR version that introduced the opset (the
+// version onnx.helper.make_model would choose).
+func IRVersionFor(opset int64) int64 {
+	switch {
+	case opset <= 8:
+		return 3
+	case opset <= 10:
+		return 5
+	case opset <= 11:
+		return 6
+	case opset <= 14:
+		return 7
+	case opset <= 18:
+		return 8
+	case opset <= 20:
+		return 9
+	case opset <= 22:
+		return 10
+	default:
+		return 11
+	}
+}
+
+// NewModel wraps g with opset DefaultOpset and its IR version.
+func NewModel(g *Graph) *Model {
+	return &Model{Graph: g, Opset: DefaultOpset, IRVersion: IRVersionFor(DefaultOpset)}
+}
+
+// SetMetadata sets a metadata_props entry, replacing an existing key and
+// otherwise keeping insertion order.
+func (m *Model) SetMetadata(key, value string) {
+	for i := range m.Metadata {
+		if m.Metadata[i].Key == key {
+			m.Metadata[i].Value = value
+			return
+		}
+	}
+	m.Metadata = append(m.Metadata, KeyValue{key, value})
+}
+
+// Validate checks the graph: builder misuse, topological order, declared
+// outputs produced, initializer data sizes.
+func (m *Model) Validate() error {
+	g := m.Graph
+	if g == nil {
+		return fmt.Errorf("model has no graph")
+	}
+	if g.err != nil {
+		return g.err
+	}
+	if m.Opset <= 0 || m.IRVersion <= 0 {
+		return fmt.Errorf("opset %d / IR version %d not set", m.Opset, m.IRVersion)
+	}
+	known := map[string]bool{}
+	for _, in := range g.Inputs {
+		known[in.Name] = true
+	}
+	for _, t := range g.Inits {
+		if err := t.check(); err != nil {
+			return err
+		}
+		known[t.Name] = true
+	}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			if in != "" && !known[in] {
+				return fmt.Errorf("node %s (%s) uses %q before it is defined", n.Name, n.OpType, in)
+			}
+		}
+		for _, o := range n.Outputs {
+			known[o] = true
+		}
+	}
+	if len(g.Outputs) == 0 {
+		return fmt.Errorf("graph %q has no outputs", g.Name)
+	}
+	for _, o := range g.Outputs {
+		if !known[o.Name] {
+			return fmt.Errorf("graph output %q is never produced", o.Name)
+		}
+	}
+	return nil
+}

@@ -38,16 +38,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	app := &cli.App{
-		Name:      "animegan",
-		Usage:     "turn photos into anime-style images with ONNX Runtime",
-		Version:   version,
-		Writer:    stdout,
-		ErrWriter: stderr,
-		Commands: []*cli.Command{
-			convertCommand(),
-			inspectCommand(),
-			versionCommand(),
-		},
+		Name:        "animegan",
+		Usage:       "turn photos into anime-style images with ONNX Runtime",
+		Version:     version,
+		Writer:      stdout,
+		ErrWriter:   stderr,
+		Commands:    commands(),
 		HideVersion: true,
 		// Exit codes are decided below, in one place, not by cli.
 		ExitErrHandler: func(*cli.Context, error) {},
@@ -63,6 +59,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitSIGINT
 	}
 	return exitCode(err, stderr)
+}
+
+func commands() []*cli.Command {
+	return []*cli.Command{
+		convertCommand(),
+		inspectCommand(),
+		versionCommand(),
+	}
 }
 
 // exitCode maps a command's outcome to the process status.

@@ -179,8 +179,8 @@ func TestConvertTree(t *testing.T) {
 		w, h         int
 		paletted     bool // GIF's palette shifts the colour
 	}{
-		{"a.jpg", "jpeg", 64, 32, false},      // 80x40 at --max-size 64
-		{"sub/b.png", "png", 24, 48, false},   // 30x50 floored to multiples of 8
+		{"a.jpg", "jpeg", 64, 32, false},    // 80x40 at --max-size 64
+		{"sub/b.png", "png", 24, 48, false}, // 30x50 floored to multiples of 8
 		{"sub/deeper/c.png", "png", 16, 16, true},
 		{"d.png", "png", 16, 16, false},
 		{"e.png", "png", 16, 16, false},

@@ -102,7 +102,7 @@ func (h *house) shade(s *scene, u, v float64, c vec3) vec3 {
 			shingles := 0.85 + 0.2*math.Abs(math.Sin((v-ridgeV)/(h.size*0.012)))
 			// The gable end is the wall colour with a roof-coloured rim.
 			rim := s.cov(-(half*k - math.Abs(u-h.u)) + h.size*0.025)
-			col := h.wall.scale(s.light(-h.side*0.3, 0) * 0.92 * grime).mix(h.roof.scale(shingles), rim)
+			col := h.wall.scale(s.light(-h.side*0.3, 0)*0.92*grime).mix(h.roof.scale(shingles), rim)
 			c = c.mix(col, a)
 		}
 	}

@@ -23,8 +23,8 @@ import (
 
 	"animegan/convert"
 	"animegan/internal/ortest"
-	"animegan/model"
 	"animegan/modelgen"
+	"animegan/synth"
 )
 
 // recorder is a Reporter that keeps what it heard.
@@ -448,4 +448,45 @@ func TestCancelled(t *testing.T) {
 	}
 }
 
-var _ = model.NCHW
+// TestOrientation: every EXIF orientation comes out upright.
+func TestOrientation(t *testing.T) {
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	// Upright: 32x16, a red top-left quarter on grey.
+	upright := flat(32, 16, color.NRGBA{128, 128, 128, 255})
+	for y := range 8 {
+		for x := range 16 {
+			upright.SetNRGBA(x, y, color.NRGBA{255, 0, 0, 255})
+		}
+	}
+	for o := 1; o <= 8; o++ {
+		data, err := synth.EncodeJPEG(upright, 95, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(in, fmt.Sprintf("o%d.jpg", o)), data)
+	}
+	// A stale temp file from a killed run is cleaned up.
+	writeFile(t, filepath.Join(out, ".o1.jpg.animegan-tmp-0123456789abcdef"), []byte("partial"))
+	sum, _ := run(t, options(t, swapInvert(t, modelgen.NHWC), out, in))
+	if sum.Converted != 8 {
+		t.Fatalf("summary %+v", sum)
+	}
+	for o := 1; o <= 8; o++ {
+		img, _ := decodeFile(t, filepath.Join(out, fmt.Sprintf("o%d.jpg", o)))
+		if img.Bounds().Dx() != 32 || img.Bounds().Dy() != 16 {
+			t.Fatalf("orientation %d: result %v, want upright 32x16", o, img.Bounds())
+		}
+		// Red swapped and inverted is (255,255,0): yellow top-left.
+		r, g, b, _ := img.At(4, 4).RGBA()
+		if r>>8 < 200 || g>>8 < 200 || b>>8 > 60 {
+			t.Errorf("orientation %d: top-left (%d,%d,%d), want yellow", o, r>>8, g>>8, b>>8)
+		}
+		r, g, b, _ = img.At(28, 12).RGBA()
+		if absDiff(r>>8, 127)+absDiff(g>>8, 127)+absDiff(b>>8, 127) > 30 {
+			t.Errorf("orientation %d: bottom-right (%d,%d,%d), want grey", o, r>>8, g>>8, b>>8)
+		}
+	}
+	if got := listFiles(t, out); len(got) != 9 {
+		t.Fatalf("outputs %v: want 8 images and the manifest, no temp file", got)
+	}
+}

@@ -8,14 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
 	"animegan/atomicfile"
-	"animegan/imageio"
 	"animegan/model"
 	"animegan/pipeline"
 )
@@ -72,7 +71,9 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 		}
 	}()
 
-	pl := j.plan(ctx, planOutputs(listing.Inputs, o.Format))
+	targets := planOutputs(listing.Inputs, o.Format)
+	j.removeStale(targets)
+	pl := j.plan(ctx, targets)
 	r.Begin(pl.todo, pl.skipped, sum.Settings)
 	for _, f := range listing.Problems {
 		r.Failed(f)
@@ -158,6 +159,24 @@ type job struct {
 	sum      *Summary
 }
 
+// removeStale deletes temp files a killed run left in the folders this
+// run writes to; they are hidden, but they are litter.
+func (j *job) removeStale(targets []Target) {
+	seen := map[string]bool{j.outDir: true}
+	dirs := []string{j.outDir}
+	for i := range targets {
+		if d := filepath.Dir(j.outPath(&targets[i])); !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	for _, d := range dirs {
+		if n, err := atomicfile.RemoveStale(d); n > 0 || (err != nil && !errors.Is(err, fs.ErrNotExist)) {
+			j.reporter.Logf("%s: removed %d unfinished temp files from an earlier run (%v)", d, n, err)
+		}
+	}
+}
+
 func (j *job) fail(input string, err error) {
 	f := Failure{Input: input, Err: err}
 	j.sum.Failed++
@@ -169,41 +188,37 @@ func (j *job) outPath(t *Target) string {
 	return filepath.Join(j.outDir, filepath.FromSlash(t.OutRel))
 }
 
-// decoded is an image ready for the model; inferred is the model's result.
+// decoded and inferred carry a task through the pipeline.
 type decoded struct {
-	t      *task
-	img    *image.NRGBA // ModelW x ModelH
-	alpha  *image.NRGBA // the decoded source, for its alpha channel; nil when opaque or JPEG
-	tw, th int          // the output's size
-	geom   model.Geometry
+	t *task
+	*Decoded
 }
 
 type inferred struct {
-	*decoded
-	out *image.NRGBA
+	t   *task
+	img *image.NRGBA
 }
 
 // convert runs the leaders through the decode → infer → encode pipeline.
 func (j *job) convert(ctx context.Context, leaders []*task) error {
-	sessions, err := j.openSessions()
+	eng, err := NewEngine(j.spec, j.opts.ModelData, j.opts.engineOptions())
 	if err != nil {
-		return err
+		return &SetupError{err}
 	}
-	defer func() {
-		close(sessions)
-		for s := range sessions {
-			s.Close()
-		}
-	}()
+	defer eng.Close()
 	cfg := pipeline.Config{Decoders: j.opts.Jobs.Decode, Inferers: j.opts.Jobs.Infer, Encoders: j.opts.Jobs.Encode}
 	stages := pipeline.Stages[*task, *decoded, *inferred]{
-		Decode: j.decode,
-		Infer: func(ctx context.Context, d *decoded) (*inferred, error) {
-			s := <-sessions // one per worker: never empty while a worker asks
-			defer func() { sessions <- s }()
-			return j.infer(ctx, s, d)
+		Decode: func(_ context.Context, t *task) (*decoded, error) {
+			d, err := eng.Decode(t.Path, t.Format == FormatPNG)
+			return &decoded{t, d}, err
 		},
-		Encode: j.encode,
+		Infer: func(ctx context.Context, d *decoded) (*inferred, error) {
+			img, err := eng.Infer(ctx, d.Decoded)
+			return &inferred{d.t, img}, err
+		},
+		Encode: func(_ context.Context, in *inferred) error {
+			return j.write(eng, in)
+		},
 	}
 	items := func(yield func(*task) bool) {
 		for _, t := range leaders {
@@ -228,100 +243,16 @@ func (j *job) convert(ctx context.Context, leaders []*task) error {
 
 var errFailFast = errors.New("stopped by --fail-fast")
 
-func (j *job) openSessions() (chan *model.Session, error) {
-	n := j.opts.Jobs.Infer
-	sessions := make(chan *model.Session, n)
-	for range n {
-		s, err := model.NewSession(j.spec, j.opts.ModelData, j.opts.SessionOptions())
-		if err != nil {
-			close(sessions)
-			for s := range sessions {
-				s.Close()
-			}
-			return nil, &SetupError{err}
-		}
-		sessions <- s
-	}
-	return sessions, nil
-}
-
-func (j *job) decode(_ context.Context, t *task) (*decoded, error) {
-	f, err := os.Open(t.Path)
-	if err != nil {
-		return nil, describeFSError(err)
-	}
-	defer f.Close()
-	src, err := imageio.Decode(f, imageio.DecodeOptions{MaxPixels: j.opts.MaxPixels})
-	if err != nil {
-		return nil, err
-	}
-	w, h := src.Pixels.Rect.Dx(), src.Pixels.Rect.Dy()
-	g, err := j.spec.Fit(w, h, j.opts.MaxSide)
-	if err != nil {
-		return nil, err
-	}
-	d := &decoded{t: t, geom: g, tw: g.ModelW, th: g.ModelH}
-	switch {
-	case j.opts.KeepSize:
-		d.tw, d.th = w, h
-	case !j.spec.Dynamic():
-		// A fixed-size model squeezes the photo; give back its proportions.
-		d.tw, d.th = g.ScaledW, g.ScaledH
-	}
-	pixels := src.Pixels
-	if src.HasAlpha {
-		// Models see RGB only, and the colour under a transparent pixel is
-		// arbitrary; white is what a viewer shows there.
-		if t.Format == FormatPNG {
-			d.alpha = src.Pixels
-		}
-		pixels = imageio.Flatten(src.Pixels, color.NRGBA{255, 255, 255, 255})
-	}
-	d.img = resizeTo(pixels, g.ModelW, g.ModelH)
-	return d, nil
-}
-
-func resizeTo(img *image.NRGBA, w, h int) *image.NRGBA {
-	if img.Rect.Dx() == w && img.Rect.Dy() == h {
-		return img
-	}
-	return imageio.Resize(img, w, h)
-}
-
-func (j *job) infer(ctx context.Context, s *model.Session, d *decoded) (*inferred, error) {
-	if j.opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, j.opts.Timeout, errTimeout)
-		defer cancel()
-	}
-	out, err := s.Run(ctx, d.img)
-	if err != nil {
-		if errors.Is(context.Cause(ctx), errTimeout) {
-			return nil, fmt.Errorf("inference timed out after %s (--timeout)", j.opts.Timeout)
-		}
-		return nil, err
-	}
-	return &inferred{decoded: d, out: out}, nil
-}
-
-var errTimeout = errors.New("per-image timeout")
-
-func (j *job) encode(_ context.Context, in *inferred) error {
-	img := resizeTo(in.out, in.tw, in.th)
-	if in.alpha != nil {
-		img = imageio.ApplyAlpha(img, in.alpha)
-	}
+// write encodes a result into its output file atomically, journals it and
+// gives identical inputs their copies.
+func (j *job) write(eng *Engine, in *inferred) error {
 	t := in.t
 	path := j.outPath(&t.Target)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("creating output folder: %w", err)
 	}
-	enc := imageio.PNG
-	if t.Format == FormatJPEG {
-		enc = imageio.JPEG
-	}
 	err := writeAtomic(path, func(w io.Writer) error {
-		return imageio.Encode(w, img, enc, j.opts.Quality)
+		return eng.Encode(w, in.img, t.Format)
 	})
 	if err != nil {
 		return err

@@ -102,6 +102,13 @@ func (o *Options) SessionOptions() model.SessionOptions {
 	return so
 }
 
+func (o *Options) engineOptions() EngineOptions {
+	return EngineOptions{
+		MaxSide: o.MaxSide, KeepSize: o.KeepSize, MaxPixels: o.MaxPixels, Quality: o.Quality,
+		Timeout: o.Timeout, Workers: o.Jobs.Infer, Session: o.SessionOptions(),
+	}
+}
+
 // fingerprint identifies everything that changes an output's pixels or
 // bytes: the model and the size, format and range choices. Worker counts
 // and threads do not change results, so they are left out and a re-run with

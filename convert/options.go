@@ -27,6 +27,8 @@ type Options struct {
 	MaxPixels int64        // reject larger images from their header
 	Timeout   time.Duration
 
+	MemBudget int64 // bytes for inferences in flight; 0 = DefaultBudget, <0 = none
+
 	Jobs    Jobs
 	Threads int // intra-op threads per inference worker; 0 = cores / workers
 	Cores   int // 0 = runtime.NumCPU()
@@ -105,7 +107,7 @@ func (o *Options) SessionOptions() model.SessionOptions {
 func (o *Options) engineOptions() EngineOptions {
 	return EngineOptions{
 		MaxSide: o.MaxSide, KeepSize: o.KeepSize, MaxPixels: o.MaxPixels, Quality: o.Quality,
-		Timeout: o.Timeout, Workers: o.Jobs.Infer, Session: o.SessionOptions(),
+		Timeout: o.Timeout, Workers: o.Jobs.Infer, Session: o.SessionOptions(), MemBudget: o.MemBudget,
 	}
 }
 

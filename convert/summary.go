@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Failure is one input that could not be converted, and why.
@@ -13,7 +16,31 @@ type Failure struct {
 	Err   error
 }
 
-func (f Failure) String() string { return fmt.Sprintf("FAIL %s: %v", f.Input, f.Err) }
+// String is the one line a failure gets: a file name or reason holding a
+// newline or another control character is escaped, so every failure stays
+// on one line of the log, whatever the folder held.
+func (f Failure) String() string {
+	return fmt.Sprintf("FAIL %s: %s", QuoteName(f.Input), escapeControl(f.Err.Error()))
+}
+
+// QuoteName shows a file name as is when it is printable, else Go-quoted
+// ("photo\n2.jpg" with the quotes), so that it stays on one line and can
+// be told apart from the text around it.
+func QuoteName(name string) string {
+	if strings.ContainsFunc(name, unicode.IsControl) || !strings.ContainsFunc(name, func(r rune) bool { return r != ' ' }) {
+		return strconv.Quote(name)
+	}
+	return name
+}
+
+// escapeControl replaces control characters in a message with Go escapes.
+func escapeControl(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
 
 // MarshalJSON writes {"input": ..., "error": ...}.
 func (f Failure) MarshalJSON() ([]byte, error) {
@@ -56,17 +83,18 @@ type JobsDoc struct {
 // Summary is the outcome of one convert run: plain data, printed as text
 // or JSON by the caller.
 type Summary struct {
-	Converted       int       `json:"converted"`  // outputs written, duplicates included
-	Duplicates      int       `json:"duplicates"` // of those, copied from an identical input
-	Skipped         int       `json:"skipped"`    // already up to date
-	Failed          int       `json:"failed"`
-	NotStarted      int       `json:"not_started"` // left undone by an interrupt or --fail-fast
-	Ignored         int       `json:"ignored"`     // non-image files in walked directories
-	Failures        []Failure `json:"failures"`
-	Seconds         float64   `json:"seconds"`
-	ImagesPerSecond float64   `json:"images_per_second"`
-	Interrupted     bool      `json:"interrupted"`
-	Settings        Settings  `json:"settings"`
+	Converted       int          `json:"converted"`  // outputs written, duplicates included
+	Duplicates      int          `json:"duplicates"` // of those, copied from an identical input
+	Skipped         int          `json:"skipped"`    // already up to date
+	Failed          int          `json:"failed"`
+	NotStarted      int          `json:"not_started"` // left undone by an interrupt or --fail-fast
+	Ignored         int          `json:"ignored"`     // non-image files in walked directories
+	Failures        []Failure    `json:"failures"`
+	Seconds         float64      `json:"seconds"`
+	ImagesPerSecond float64      `json:"images_per_second"`
+	Interrupted     bool         `json:"interrupted"`
+	Settings        Settings     `json:"settings"`
+	Budget          *BudgetStats `json:"memory_budget,omitempty"`
 }
 
 // finish fills in the timing figures.

@@ -1,0 +1,465 @@
+// Command bench measures how close `animegan convert` gets to the speed of
+// the model itself, and how much memory it takes doing so (`make bench`).
+//
+// For each photo set and --max-size it prints, from one run on the same
+// inputs:
+//
+//   - the ceiling: ONNX Runtime alone on images already decoded and sized
+//     exactly as convert feeds them, with the best worker/thread split;
+//   - convert end to end with its default settings, as a user runs it
+//     (files read, decoded, inferred, encoded, written), as a child process;
+//   - their throughput ratio, convert's time to first output and peak RSS;
+//   - when Debian's python3-torch is installed and ../shared/bench exists,
+//     the PyTorch reference loop on the same photos.
+//
+// The model is the AnimeGANv2 architecture made by modelgen (same cost as
+// a trained AnimeGANv2, meaningless pictures), so the figures need nothing
+// from outside the repository.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"animegan/convert"
+	"animegan/model"
+	"animegan/modelgen"
+	"animegan/synth"
+)
+
+type config struct {
+	binary   string
+	model    string
+	cache    string
+	sizes    []int
+	count    int
+	shared   string
+	torch    bool
+	ortLib   string
+	only     string
+	arenaExp bool
+}
+
+func main() {
+	var c config
+	var sizes string
+	flag.StringVar(&c.binary, "binary", "bin/animegan", "the animegan binary to measure")
+	flag.StringVar(&c.model, "model", "", "ONNX model (default: the AnimeGANv2 architecture from modelgen, NCHW, seed 1)")
+	flag.StringVar(&c.cache, "cache", ".cache/bench", "folder for the generated model and photos")
+	flag.StringVar(&sizes, "sizes", "512,256", "--max-size values to measure")
+	flag.IntVar(&c.count, "n", 10, "photos per set")
+	flag.StringVar(&c.shared, "shared", "../shared", "folder with photos/ and bench/torch_reference.py, used when present")
+	flag.BoolVar(&c.torch, "torch", true, "also run the PyTorch reference when python3-torch is installed")
+	flag.StringVar(&c.ortLib, "ort-lib", "", "ONNX Runtime library (default: as animegan finds it)")
+	flag.StringVar(&c.only, "set", "", "measure only this photo set (generated or shared)")
+	flag.BoolVar(&c.arenaExp, "sessions", false, "instead: compare session settings (arena, threads) at the first size")
+	flag.Parse()
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 8 {
+			fail(fmt.Errorf("-sizes %q: want sizes like 512,256", sizes))
+		}
+		c.sizes = append(c.sizes, n)
+	}
+	if err := run(c); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+// photoSet is a folder of photos measured as one batch.
+type photoSet struct {
+	name string
+	dir  string
+}
+
+func run(c config) error {
+	rt, err := model.Load(c.ortLib)
+	if err != nil {
+		return err
+	}
+	if c.model == "" {
+		if c.model, err = generatedModel(c.cache); err != nil {
+			return err
+		}
+	}
+	data, err := os.ReadFile(c.model)
+	if err != nil {
+		return err
+	}
+	spec, err := model.Inspect(c.model, data, model.Overrides{})
+	if err != nil {
+		return err
+	}
+	sets, err := photoSets(c)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("animegan bench: %s, %d cores, ONNX Runtime %s, model %s (%s)\n",
+		runtime.GOARCH, runtime.NumCPU(), rt.Version, c.model, spec.Layout)
+	if c.arenaExp {
+		return compareSessions(spec, data, sets[0], c.sizes[0])
+	}
+
+	var rows []row
+	for _, set := range sets {
+		for _, size := range c.sizes {
+			fmt.Fprintf(os.Stderr, "measuring %s photos at --max-size %d ...\n", set.name, size)
+			r, err := measure(c, spec, data, set, size)
+			if err != nil {
+				return fmt.Errorf("%s at %d: %w", set.name, size, err)
+			}
+			rows = append(rows, r)
+		}
+	}
+	printRows(rows)
+	return nil
+}
+
+// generatedModel writes the AnimeGANv2 architecture once into the cache.
+func generatedModel(cache string) (string, error) {
+	path := filepath.Join(cache, "animeganv2-arch-nchw-seed1.onnx")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	data, err := modelgen.AnimeGANv2(modelgen.NCHW, 1)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path, data, 0o644)
+}
+
+// photoSets are generated 1-8 MP photos (always), and the first n real
+// photos of ../shared/photos when that folder exists.
+func photoSets(c config) ([]photoSet, error) {
+	gen := filepath.Join(c.cache, fmt.Sprintf("photos-%d", c.count))
+	if err := generatePhotos(gen, c.count); err != nil {
+		return nil, err
+	}
+	sets := []photoSet{{"generated", gen}}
+	real := filepath.Join(c.shared, "photos")
+	if files, err := filepath.Glob(filepath.Join(real, "*.jpg")); err == nil && len(files) > 0 {
+		slices.SortFunc(files, func(a, b string) int { return naturalLess(a, b) })
+		dir := filepath.Join(c.cache, fmt.Sprintf("shared-%d", c.count))
+		if err := linkFirst(files, c.count, dir); err != nil {
+			return nil, err
+		}
+		sets = append(sets, photoSet{"shared", dir})
+	}
+	if c.only != "" {
+		sets = slices.DeleteFunc(sets, func(s photoSet) bool { return s.name != c.only })
+		if len(sets) == 0 {
+			return nil, fmt.Errorf("no photo set %q", c.only)
+		}
+	}
+	return sets, nil
+}
+
+// generatePhotos renders n photo-like JPEGs from 1 to 8 megapixels.
+func generatePhotos(dir string, n int) error {
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.jpg")); len(files) == n {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	sizes := [][2]int{{1280, 960}, {1600, 1200}, {2048, 1536}, {3264, 2448}, {1920, 1080}, {1200, 1600}, {2400, 1600}, {1024, 768}, {3840, 2160}, {1500, 1000}}
+	fmt.Fprintf(os.Stderr, "generating %d photos in %s ...\n", n, dir)
+	for i := range n {
+		s := sizes[i%len(sizes)]
+		img := synth.Scene(int64(100+i), s[0], s[1])
+		data, err := synth.EncodeJPEG(img, 88, 0)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("gen%02d.jpg", i)), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// linkFirst puts the first n files into dir (symlinks, so that convert and
+// the PyTorch loop read the same folder).
+func linkFirst(files []string, n int, dir string) error {
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files[:min(n, len(files))] {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(abs, filepath.Join(dir, filepath.Base(f))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var digits = regexp.MustCompile(`\d+`)
+
+// naturalLess orders v3_2 before v3_10.
+func naturalLess(a, b string) int {
+	na, nb := digits.FindAllString(a, -1), digits.FindAllString(b, -1)
+	if len(na) > 0 && len(nb) > 0 {
+		x, _ := strconv.Atoi(na[len(na)-1])
+		y, _ := strconv.Atoi(nb[len(nb)-1])
+		if x != y {
+			return x - y
+		}
+	}
+	return strings.Compare(a, b)
+}
+
+// row is one line of the report.
+type row struct {
+	set          string
+	size, images int
+	split        string
+	ceiling      time.Duration // ORT alone, best split
+	convert      time.Duration // end to end
+	firstOutput  time.Duration
+	peakRSS      int64
+	torch        time.Duration // 0 when not measured
+}
+
+func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (row, error) {
+	r := row{set: set.name, size: size}
+	imgs, err := decodeAll(spec, set.dir, size)
+	if err != nil {
+		return r, err
+	}
+	r.images = len(imgs)
+	r.ceiling, r.split, err = ceiling(spec, data, imgs)
+	if err != nil {
+		return r, err
+	}
+	r.convert, r.firstOutput, r.peakRSS, err = endToEnd(c, set.dir, size)
+	if err != nil {
+		return r, err
+	}
+	if c.torch {
+		r.torch = torchReference(c, set.dir, size)
+	}
+	return r, nil
+}
+
+// decodeAll prepares the images exactly as convert feeds them to the model.
+func decodeAll(spec *model.Spec, dir string, size int) ([]*image.NRGBA, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	if err != nil {
+		return nil, err
+	}
+	eng, err := convert.NewEngine(spec, nil, convert.EngineOptions{MaxSide: size, Workers: 0})
+	if err == nil {
+		defer eng.Close()
+	}
+	var imgs []*image.NRGBA
+	for _, f := range files {
+		d, err := eng.Decode(f, false)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		imgs = append(imgs, d.Img)
+	}
+	return imgs, nil
+}
+
+// split is a way to use the cores: workers sessions of threads each.
+type split struct{ workers, threads int }
+
+// ceiling runs ONNX Runtime alone over the images with each worker/thread
+// split that uses all cores, and returns the best time.
+func ceiling(spec *model.Spec, data []byte, imgs []*image.NRGBA) (time.Duration, string, error) {
+	cores := runtime.NumCPU()
+	var splits []split
+	for w := 1; w <= cores; w++ {
+		if cores%w == 0 {
+			splits = append(splits, split{w, cores / w})
+		}
+	}
+	best, bestName := time.Duration(0), ""
+	for _, sp := range splits {
+		so := model.DefaultSessionOptions(sp.workers, cores)
+		so.IntraOpThreads = sp.threads
+		d, err := runSplit(spec, data, imgs, sp.workers, so)
+		if err != nil {
+			return 0, "", err
+		}
+		fmt.Fprintf(os.Stderr, "  ceiling %dx%d threads: %s\n", sp.workers, sp.threads, d.Round(time.Millisecond))
+		if best == 0 || d < best {
+			best, bestName = d, fmt.Sprintf("%dx%d", sp.workers, sp.threads)
+		}
+	}
+	return best, bestName, nil
+}
+
+// runSplit times workers goroutines, each with its own session, pulling
+// the images from a shared queue. Sessions are created (and warmed on the
+// smallest image) before the clock starts, as convert's are.
+func runSplit(spec *model.Spec, data []byte, imgs []*image.NRGBA, workers int, so model.SessionOptions) (time.Duration, error) {
+	sessions := make([]*model.Session, workers)
+	for i := range sessions {
+		s, err := model.NewSession(spec, data, so)
+		if err != nil {
+			return 0, err
+		}
+		defer s.Close()
+		sessions[i] = s
+	}
+	queue := make(chan *image.NRGBA, len(imgs))
+	for _, img := range imgs {
+		queue <- img
+	}
+	close(queue)
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	start := time.Now()
+	for i, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for img := range queue {
+				if _, err := s.Run(context.Background(), img); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), errors.Join(errs...)
+}
+
+// endToEnd runs the real binary with convert's defaults and returns its
+// wall time, time to first output and peak RSS (the kernel's figure).
+func endToEnd(c config, dir string, size int) (wall, first time.Duration, peak int64, err error) {
+	out, err := os.MkdirTemp("", "animegan-bench-out-")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer os.RemoveAll(out)
+	args := []string{"convert", dir, "-o", out, "-m", c.model, "--max-size", strconv.Itoa(size), "-q"}
+	if c.ortLib != "" {
+		args = append(args, "--ort-lib", c.ortLib)
+	}
+	cmd := exec.Command(c.binary, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, 0, err
+	}
+	firstCh := make(chan time.Duration, 1)
+	stop := make(chan struct{})
+	go watchFirstOutput(out, start, firstCh, stop)
+	err = cmd.Wait()
+	wall = time.Since(start)
+	close(stop)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("convert: %v\n%s", err, stderr.String())
+	}
+	first = <-firstCh
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		peak = ru.Maxrss * 1024
+	}
+	return wall, first, peak, nil
+}
+
+// watchFirstOutput polls for the first finished (non-hidden) output file.
+func watchFirstOutput(dir string, start time.Time, first chan<- time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), ".") {
+				first <- time.Since(start)
+				return
+			}
+		}
+		select {
+		case <-stop:
+			first <- 0
+			return
+		case <-t.C:
+		}
+	}
+}
+
+var torchLine = regexp.MustCompile(`in ([0-9.]+)s`)
+
+// torchReference runs ../shared/bench/torch_reference.py on the same
+// folder with 2 threads; 0 when PyTorch or the script is missing.
+func torchReference(c config, dir string, size int) time.Duration {
+	script := filepath.Join(c.shared, "bench", "torch_reference.py")
+	if _, err := os.Stat(script); err != nil {
+		return 0
+	}
+	if exec.Command("/usr/bin/python3", "-c", "import torch, PIL, numpy").Run() != nil {
+		return 0
+	}
+	tmp, err := os.MkdirTemp("", "animegan-bench-torch-")
+	if err != nil {
+		return 0
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.Command("/usr/bin/python3", script, "bench", dir, "--size", strconv.Itoa(size), "--threads", strconv.Itoa(runtime.NumCPU()))
+	cmd.Env = append(os.Environ(), "TORCH_OUT="+tmp)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "  torch reference failed: %v\n%s", err, out)
+		return 0
+	}
+	m := torchLine.FindSubmatch(out)
+	if m == nil {
+		return 0
+	}
+	sec, _ := strconv.ParseFloat(string(m[1]), 64)
+	return time.Duration(sec * float64(time.Second))
+}
+
+func printRows(rows []row) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "photos\tmax-size\timages\tceiling (ORT alone)\tsplit\tconvert\tratio\tfirst output\tpeak RSS\tPyTorch loop\tconvert vs PyTorch\t")
+	for _, r := range rows {
+		torch, vs := "-", "-"
+		if r.torch > 0 {
+			torch = secs(r.torch)
+			vs = fmt.Sprintf("%.2fx", r.torch.Seconds()/r.convert.Seconds())
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\t%.3f\t%s\t%.2f GB\t%s\t%s\t\n",
+			r.set, r.size, r.images, secs(r.ceiling), r.split, secs(r.convert),
+			r.ceiling.Seconds()/r.convert.Seconds(), secs(r.firstOutput), float64(r.peakRSS)/1e9, torch, vs)
+	}
+	w.Flush()
+	fmt.Println("ratio = ceiling time / convert time (1.0: convert runs at the speed of the model alone);")
+	fmt.Println("convert vs PyTorch = PyTorch loop time / convert time (throughput ratio).")
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

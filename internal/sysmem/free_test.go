@@ -1,0 +1,6 @@
+package sysmem
+
+import "runtime/debug"
+
+// debugFree returns freed heap to the OS so RSS drops.
+func debugFree() { debug.FreeOSMemory() }

@@ -323,14 +323,24 @@ func ceiling(spec *model.Spec, data []byte, imgs []*image.NRGBA) (time.Duration,
 // the images from a shared queue. Sessions are created (and warmed on the
 // smallest image) before the clock starts, as convert's are.
 func runSplit(spec *model.Spec, data []byte, imgs []*image.NRGBA, workers int, so model.SessionOptions) (time.Duration, error) {
-	sessions := make([]*model.Session, workers)
-	for i := range sessions {
+	return runSessions(spec, data, imgs, workers, workers, so)
+}
+
+// runSessions is runSplit with n sessions shared round-robin by the
+// workers (n = 1: one session that all workers run at once).
+func runSessions(spec *model.Spec, data []byte, imgs []*image.NRGBA, workers, n int, so model.SessionOptions) (time.Duration, error) {
+	own := make([]*model.Session, n)
+	for i := range own {
 		s, err := model.NewSession(spec, data, so)
 		if err != nil {
 			return 0, err
 		}
 		defer s.Close()
-		sessions[i] = s
+		own[i] = s
+	}
+	sessions := make([]*model.Session, workers)
+	for i := range sessions {
+		sessions[i] = own[i%n]
 	}
 	queue := make(chan *image.NRGBA, len(imgs))
 	for _, img := range imgs {

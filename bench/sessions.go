@@ -23,9 +23,10 @@ func compareSessions(spec *model.Spec, data []byte, set photoSet, size int) erro
 	}
 	cores := runtime.NumCPU()
 	type trial struct {
-		name string
-		w    int
-		so   model.SessionOptions
+		name   string
+		w      int
+		shared bool // one session run by all workers at once
+		so     model.SessionOptions
 	}
 	var trials []trial
 	for _, arena := range []bool{true, false} {
@@ -35,11 +36,12 @@ func compareSessions(spec *model.Spec, data []byte, set photoSet, size int) erro
 			}
 			so := model.DefaultSessionOptions(w, cores)
 			so.MemArena = arena
-			trials = append(trials, trial{fmt.Sprintf("%d workers x %d threads, arena %s", w, so.IntraOpThreads, onOff(arena)), w, so})
+			trials = append(trials, trial{fmt.Sprintf("%d workers x %d threads, arena %s", w, so.IntraOpThreads, onOff(arena)), w, false, so})
 			if w > 1 {
 				spin := so
 				spin.Spinning = true
-				trials = append(trials, trial{fmt.Sprintf("%d workers x %d threads, arena %s, spinning", w, so.IntraOpThreads, onOff(arena)), w, spin})
+				trials = append(trials, trial{fmt.Sprintf("%d workers x %d threads, arena %s, spinning", w, so.IntraOpThreads, onOff(arena)), w, false, spin})
+				trials = append(trials, trial{fmt.Sprintf("1 session run by %d workers x %d threads, arena %s", w, so.IntraOpThreads, onOff(arena)), w, true, so})
 			}
 		}
 	}
@@ -48,7 +50,11 @@ func compareSessions(spec *model.Spec, data []byte, set photoSet, size int) erro
 		runtime.GC()
 		base := rssBytes("VmRSS")
 		resetPeak()
-		d, err := runSplit(spec, data, imgs, t.w, t.so)
+		n := t.w
+		if t.shared {
+			n = 1
+		}
+		d, err := runSessions(spec, data, imgs, t.w, n, t.so)
 		if err != nil {
 			return err
 		}

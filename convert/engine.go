@@ -38,6 +38,11 @@ type EngineOptions struct {
 	Timeout   time.Duration
 	Workers   int // inference workers, one ONNX Runtime session each
 	Session   model.SessionOptions
+	// AutoThreads lets the engine give each session more threads when the
+	// memory budget admits fewer inferences at once than there are
+	// workers: Cores are then split among the admitted ones.
+	AutoThreads bool
+	Cores       int
 	// MemBudget bounds the estimated memory of inferences in flight:
 	// 0 picks DefaultBudget, a negative value turns the budget off.
 	MemBudget int64
@@ -68,8 +73,13 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 		// session holding twice its largest inference fits the budget;
 		// otherwise memory must go back after each run for the budget to
 		// mean anything.
-		if int64(o.Workers)*2*cost.Bytes(e.worstPixels()) > limit {
+		worst := cost.Bytes(e.worstPixels())
+		if int64(o.Workers)*2*worst > limit {
 			e.opts.Session.MemArena = false
+		}
+		if admitted := int(min(int64(o.Workers), max(1, limit/worst))); o.AutoThreads && admitted < o.Workers {
+			e.opts.Session.IntraOpThreads = max(1, o.Cores/admitted)
+			e.opts.Session.Spinning = admitted == 1
 		}
 	}
 	if o.Workers > 0 {

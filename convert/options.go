@@ -108,6 +108,7 @@ func (o *Options) engineOptions() EngineOptions {
 	return EngineOptions{
 		MaxSide: o.MaxSide, KeepSize: o.KeepSize, MaxPixels: o.MaxPixels, Quality: o.Quality,
 		Timeout: o.Timeout, Workers: o.Jobs.Infer, Session: o.SessionOptions(), MemBudget: o.MemBudget,
+		AutoThreads: o.Threads == 0, Cores: o.Cores,
 	}
 }
 

@@ -47,6 +47,8 @@ error, 130/143 interrupted by SIGINT/SIGTERM.`,
 			&cli.StringFlag{Name: "mem-budget", DefaultText: "75% of the cgroup limit or of available memory",
 				Usage: "memory for inferences in flight, e.g. 6GiB; images wait for room instead of running out of memory; 0 = default, off = none"},
 			&cli.DurationFlag{Name: "timeout", DefaultText: "none", Usage: "give up on one image's inference after this long (e.g. 2m); 0 = never"},
+			&cli.StringFlag{Name: "shard", Usage: "convert only part `K/N` of the inputs (K from 0), for N processes over one tree; default from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)"},
+			&cli.IntFlag{Name: "shards", Usage: "the shard count `N` when the index comes from the environment (Kubernetes: the Job's completions)"},
 			&cli.BoolFlag{Name: "overwrite", Usage: "redo outputs even when they are up to date"},
 			&cli.BoolFlag{Name: "fail-fast", Usage: "stop at the first failed input"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout"},
@@ -77,7 +79,12 @@ func runConvert(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
+	shard, err := resolveShard(c)
+	if err != nil {
+		return usageError{err}
+	}
 	opts := convert.Options{
+		Shard:     shard,
 		MemBudget: budget,
 		Inputs:    c.Args().Slice(),
 		OutDir:    c.String("output"),
@@ -114,6 +121,22 @@ func runConvert(c *cli.Context) error {
 		return errSomeFailed
 	}
 	return nil
+}
+
+// resolveShard takes --shard K/N, else the index a batch engine put in the
+// environment; no shard means every input.
+func resolveShard(c *cli.Context) (convert.Shard, error) {
+	if s := c.String("shard"); s != "" {
+		return convert.ParseShard(s)
+	}
+	shard, found, err := convert.ShardFromEnv(os.Getenv, c.Int("shards"))
+	if err != nil || found {
+		return shard, err
+	}
+	if n := c.Int("shards"); n > 1 {
+		return convert.Shard{}, fmt.Errorf("--shards %d without an index: give --shard K/%d, or run under a Kubernetes Indexed Job or a Slurm array", n, n)
+	}
+	return convert.Shard{}, nil
 }
 
 // parseBudget reads --mem-budget: a size, "" or 0 for the default, "off".

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"animegan/atomicfile"
@@ -60,7 +61,7 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 		sum.Failures = append(sum.Failures, f)
 	}
 
-	man, err := OpenManifest(outDir)
+	man, err := OpenManifest(outDir, o.Shard)
 	if err != nil {
 		return nil, setupErr("output directory %s: %w", outDir, err)
 	}
@@ -71,7 +72,12 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 		}
 	}()
 
+	// Names are planned over every input, then the shard takes its part:
+	// collisions must resolve the same way in every shard's process.
 	targets := planOutputs(listing.Inputs, o.Format)
+	if !o.Shard.Whole() {
+		targets = slices.DeleteFunc(targets, func(t Target) bool { return !o.Shard.Owns(t.Input) })
+	}
 	j.removeStale(targets)
 	pl := j.plan(ctx, targets)
 	r.Begin(pl.todo, pl.skipped, sum.Settings)
@@ -137,6 +143,7 @@ func settingsOf(o *Options, spec *model.Spec, rt *model.Runtime, outDir string) 
 		OutputDir:    outDir,
 		MaxPixels:    o.MaxPixels,
 		TimeoutSecs:  o.Timeout.Seconds(),
+		Shard:        o.Shard.String(),
 		ORTVersion:   rt.Version,
 		ORTLibrary:   rt.Library,
 		IntraThreads: o.SessionOptions().IntraOpThreads,

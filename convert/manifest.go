@@ -16,8 +16,17 @@ import (
 
 // ManifestName is the journal, inside the output directory, of what made
 // each output. It starts with a dot so no walk of the output tree picks it
-// up as a photo.
+// up as a photo. Each shard of a sharded run keeps its own journal
+// (ManifestName with ".shard-K-of-N" before ".jsonl"), so processes sharing
+// the output directory never rewrite each other's; all are read.
 const ManifestName = ".animegan-manifest.jsonl"
+
+func manifestName(s Shard) string {
+	if s.Whole() {
+		return ManifestName
+	}
+	return fmt.Sprintf(".animegan-manifest.shard-%d-of-%d.jsonl", s.Index, s.Count)
+}
 
 // Record says what made one output file. A re-run skips an input whose
 // record matches: same input (size and mtime, or else content hash), same
@@ -38,21 +47,32 @@ type Record struct {
 type Manifest struct {
 	path    string
 	mu      sync.Mutex
-	records map[string]Record
+	records map[string]Record // every journal's, for lookups
+	own     map[string]Record // this journal's, rewritten on Close
 	journal *os.File
 }
 
-// OpenManifest reads dir's manifest, tolerating a torn last line from a
-// killed run, and opens it for appending.
-func OpenManifest(dir string) (*Manifest, error) {
-	m := &Manifest{path: filepath.Join(dir, ManifestName), records: make(map[string]Record)}
-	f, err := os.Open(m.path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("reading manifest: %w", err)
-	default:
-		m.read(f)
+// OpenManifest reads every journal in dir, tolerating a torn last line from
+// a killed run, and opens the shard's own for appending.
+func OpenManifest(dir string, shard Shard) (*Manifest, error) {
+	m := &Manifest{path: filepath.Join(dir, manifestName(shard)), records: make(map[string]Record), own: make(map[string]Record)}
+	journals, err := filepath.Glob(filepath.Join(dir, ".animegan-manifest*.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(journals, func(a, b string) int {
+		// Our own journal last: its records win.
+		return cmpBool(a == m.path, b == m.path)
+	})
+	for _, path := range journals {
+		f, err := os.Open(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue // compacted away by another process just now
+		case err != nil:
+			return nil, fmt.Errorf("reading manifest: %w", err)
+		}
+		m.read(f, path == m.path)
 		f.Close()
 	}
 	m.journal, err = os.OpenFile(m.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
@@ -62,7 +82,17 @@ func OpenManifest(dir string) (*Manifest, error) {
 	return m, nil
 }
 
-func (m *Manifest) read(r io.Reader) {
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+func (m *Manifest) read(r io.Reader, own bool) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
@@ -71,6 +101,9 @@ func (m *Manifest) read(r io.Reader) {
 			continue // a line cut short by a kill: its output is redone
 		}
 		m.records[rec.Output] = rec
+		if own {
+			m.own[rec.Output] = rec
+		}
 	}
 }
 
@@ -92,6 +125,7 @@ func (m *Manifest) Add(r Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.records[r.Output] = r
+	m.own[r.Output] = r
 	if _, err := m.journal.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("writing manifest: %w", err)
 	}
@@ -106,8 +140,8 @@ func (m *Manifest) Close(outDir string, write func(path string, fill func(io.Wri
 	if err := m.journal.Close(); err != nil {
 		return fmt.Errorf("closing manifest: %w", err)
 	}
-	keys := make([]string, 0, len(m.records))
-	for k := range m.records {
+	keys := make([]string, 0, len(m.own))
+	for k := range m.own {
 		if _, err := os.Stat(filepath.Join(outDir, filepath.FromSlash(k))); err == nil {
 			keys = append(keys, k)
 		}
@@ -116,7 +150,7 @@ func (m *Manifest) Close(outDir string, write func(path string, fill func(io.Wri
 	return write(m.path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		for _, k := range keys {
-			if err := enc.Encode(m.records[k]); err != nil {
+			if err := enc.Encode(m.own[k]); err != nil {
 				return err
 			}
 		}

@@ -35,6 +35,7 @@ type Options struct {
 
 	Overwrite bool
 	FailFast  bool
+	Shard     Shard // the part of the inputs this process converts
 }
 
 // Defaults the command and the docs share.

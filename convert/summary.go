@@ -68,6 +68,7 @@ type Settings struct {
 	OutputDir    string  `json:"output_dir"`
 	MaxPixels    int64   `json:"max_pixels"`
 	TimeoutSecs  float64 `json:"timeout_seconds,omitempty"`
+	Shard        string  `json:"shard"` // "all", or "K/N"
 	ORTVersion   string  `json:"onnxruntime_version"`
 	ORTLibrary   string  `json:"onnxruntime_library"`
 	IntraThreads int     `json:"intra_op_threads"`

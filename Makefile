@@ -11,7 +11,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 SOURCES  := $(shell find . -name '*.go' -not -path './lib/*') go.mod go.sum model/builtin/cartoon.onnx
 
-.PHONY: demo test build ort vet fuzz clean
+.PHONY: demo test stress bench docs build ort vet fuzz clean
 
 demo: build
 	./$(BIN) convert testdata/photos -o out
@@ -20,7 +20,30 @@ test: ort
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 
+# The soak test at full size (2,000 images at -j 32); `make test` runs a smaller batch.
+stress: ort
+	ANIMEGAN_STRESS=1 $(GO) test -race -count=1 -timeout 30m -run 'TestSoak' -v ./convert
+
+# Each fuzz target in turn, FUZZTIME each.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := imageio:FuzzProbe imageio:FuzzDecode imageio:FuzzResize imageio:FuzzOrient \
+	convert:FuzzParseJobs model:FuzzPackUnpack
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) ./$${t%%:*} || exit 1; \
+	done
+
 build: ort $(BIN)
+
+# Speed and memory against the model's own ceiling and the PyTorch loop
+# (README "Performance"): prints a table; needs no network.
+bench: build
+	$(GO) run ./bench -binary $(BIN)
+
+# The README's before/after picture, from the demo's output.
+docs: demo
+	$(GO) run scripts/beforeafter.go testdata/photos/village.jpg out/village.jpg docs/before-after.jpg
 
 $(BIN): $(SOURCES)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .

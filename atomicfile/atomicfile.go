@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // tempMarker is part of every temporary file name; RemoveStale looks for it.
@@ -75,7 +76,7 @@ func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err err
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	f, err := openTemp(tmp, perm)
+	f, err := live.open(tmp, perm)
 	if err != nil {
 		return fmt.Errorf("writing %s: creating temporary file: %w", path, unwrapPathError(err))
 	}
@@ -88,6 +89,7 @@ func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err err
 			f.Close()
 			os.Remove(tmp)
 		}
+		live.forget(tmp)
 	}()
 	bw := bufio.NewWriterSize(f, 256<<10)
 	if err := fill(bw); err != nil {
@@ -113,6 +115,67 @@ func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err err
 		d.Close()
 	}
 	return nil
+}
+
+// ErrAbandoned is returned by Write once Abandon has been called.
+var ErrAbandoned = errors.New("process is exiting")
+
+// registry tracks the temporary files of the Writes in progress, so that a
+// process about to exit at once (a second Ctrl-C) can delete them first
+// instead of leaving hidden litter for the next run's RemoveStale.
+type registry struct {
+	mu        sync.Mutex
+	files     map[string]struct{}
+	abandoned bool
+}
+
+var live = &registry{files: make(map[string]struct{})}
+
+// open creates a temporary file and registers it, under the lock, so that
+// Abandon never misses a file that is about to appear.
+func (r *registry) open(name string, perm os.FileMode) (file, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.abandoned {
+		return nil, ErrAbandoned
+	}
+	f, err := openTemp(name, perm)
+	if err == nil {
+		r.files[name] = struct{}{}
+	}
+	return f, err
+}
+
+func (r *registry) forget(name string) {
+	r.mu.Lock()
+	delete(r.files, name)
+	r.mu.Unlock()
+}
+
+// Abandon deletes the temporary file of every Write in progress and makes
+// every later Write fail with ErrAbandoned; it returns how many it deleted.
+// Call it just before os.Exit when the process cannot wait for its writers.
+// A Write whose temporary file was deleted under it fails at rename and
+// leaves its destination as it was, so no partial file remains either way.
+func Abandon() int {
+	live.mu.Lock()
+	defer live.mu.Unlock()
+	live.abandoned = true
+	n := 0
+	for name := range live.files {
+		if os.Remove(name) == nil {
+			n++
+		}
+		delete(live.files, name)
+	}
+	return n
+}
+
+// Live is the number of temporary files of Writes in progress.
+func Live() int {
+	live.mu.Lock()
+	defer live.mu.Unlock()
+	return len(live.files)
 }
 
 // unwrapPathError drops an *os.PathError / *os.LinkError wrapper whose path

@@ -323,7 +323,7 @@ func unwrapStage(err error) error {
 	if errors.As(err, &se) {
 		var pe *pipeline.PanicError
 		if errors.As(se.Err, &pe) {
-			return fmt.Errorf("internal error in %s: %v", se.Stage, pe.Value)
+			return fmt.Errorf("internal error in %s: %w", se.Stage, pe)
 		}
 		return se.Err
 	}

@@ -22,13 +22,14 @@ func (j Jobs) String() string { return fmt.Sprintf("%d:%d:%d", j.Decode, j.Infer
 // among inference workers (threads = cores / workers), so one inference
 // worker per core, capped at 4: past that, the per-session memory grows
 // while throughput does not. Decoding a photo costs a fraction of an
-// inference, so half the cores decode; encoding is cheaper still.
+// inference, so half the cores decode; encoding is cheaper still. No pool
+// exceeds MaxWorkers, however many cores the machine has.
 func DefaultJobs(cores int) Jobs {
 	cores = max(1, cores)
 	return Jobs{
-		Decode: max(1, cores/2),
+		Decode: min(MaxWorkers, max(1, cores/2)),
 		Infer:  min(cores, 4),
-		Encode: max(1, cores/4),
+		Encode: min(MaxWorkers, max(1, cores/4)),
 	}
 }
 

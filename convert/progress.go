@@ -1,12 +1,16 @@
 package convert
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"animegan/pipeline"
 )
 
 // Reporter hears about a run as it happens. The job calls it from one
@@ -149,6 +153,12 @@ func (p *Printer) Failed(f Failure) {
 	defer p.mu.Unlock()
 	p.done++
 	p.above(f.String())
+	var pe *pipeline.PanicError
+	if p.Verbosity >= Verbose && errors.As(f.Err, &pe) && len(pe.Stack) > 0 {
+		// A panic is a bug in animegan, not in the photo: the stack is
+		// what a bug report needs.
+		p.above("  panic stack:\n    " + strings.ReplaceAll(strings.TrimSpace(string(pe.Stack)), "\n", "\n    "))
+	}
 	if p.bar != nil {
 		p.bar.Add(1)
 	}

@@ -45,7 +45,7 @@ func unpack(src []float32, shape []int64, layout Layout, r Range) (*image.NRGBA,
 	if c != 3 {
 		return nil, fmt.Errorf("output shape %s: %d channels, want 3", shapeString(shape), c)
 	}
-	if h < 1 || w < 1 || int64(len(src)) != 3*h*w {
+	if h < 1 || w < 1 || h > 1<<20 || w > 1<<20 || int64(len(src)) != 3*h*w {
 		return nil, fmt.Errorf("output shape %s does not match its %d values", shapeString(shape), len(src))
 	}
 	scale, offset := float32(127.5), float32(1)

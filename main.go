@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"animegan/atomicfile"
 )
 
 // Exit statuses. Scripts depend on them: never renumber.
@@ -66,6 +68,9 @@ func commands() []*cli.Command {
 		convertCommand(),
 		inspectCommand(),
 		versionCommand(),
+		reportCommand(),
+		profileCommand(),
+		profileLevelCmd(),
 	}
 }
 
@@ -99,7 +104,9 @@ func (e usageError) Unwrap() error { return e.err }
 
 // signalContext cancels the returned context on the first SIGINT or
 // SIGTERM; work in flight is abandoned cleanly (outputs are atomic, so
-// nothing partial stays). A second signal exits at once.
+// nothing partial stays). A second signal exits at once, after deleting
+// the temporary files of the outputs being written (atomicfile.Abandon),
+// so that even then no partial file is left.
 func signalContext(stderr io.Writer) (context.Context, func(), func() os.Signal) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
@@ -118,6 +125,8 @@ func signalContext(stderr io.Writer) (context.Context, func(), func() os.Signal)
 			if sig == syscall.SIGTERM {
 				code = exitSIGTERM
 			}
+			atomicfile.Abandon()
+			fmt.Fprintf(stderr, "%s: quitting now; unfinished outputs deleted\n", sig)
 			os.Exit(code)
 		}
 	}()

@@ -1,0 +1,378 @@
+package profile
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/shirou/gopsutil/v4/mem"
+
+	"animegan/convert"
+	"animegan/model"
+)
+
+// Defaults the command and the docs share.
+const (
+	// DefaultWindow is the shortest measurement window: long enough to
+	// hold a few images of the built-in model, short enough that three
+	// agreeing windows take seconds. Windows also last until every worker
+	// could finish an image, so slow models get longer windows by themselves.
+	DefaultWindow = 4 * time.Second
+	// DefaultLevelTimeout bounds one level, start-up and warm-up included:
+	// an AnimeGANv2-sized model at 512 px needs ~3.5 s per image per core,
+	// so eight workers' windows take half a minute each.
+	DefaultLevelTimeout = 3 * time.Minute
+	// DefaultMaxWindows gives up on stability after this many windows (the
+	// level is reported "unstable", measured from its last three).
+	DefaultMaxWindows = 6
+	// killGrace is how long past its limit a child may take to report
+	// before it is killed.
+	killGrace = 30 * time.Second
+)
+
+// Options is one sweep.
+type Options struct {
+	Levels         []int
+	Cores          int
+	Threads        int         // --threads; 0 = convert's rule
+	Level          LevelConfig // the template: Jobs and Session are set per level
+	MemLimit       uint64      // --mem-limit; 0 = the cgroup's limit or total RAM
+	StopOnPressure bool
+	Interval       time.Duration
+	Thresholds     Thresholds
+
+	// Child is how a level's process is started: Child[0] is the
+	// executable, the rest its arguments; it reads a LevelConfig as JSON
+	// on stdin and writes Events as JSON lines on stdout.
+	Child []string
+	Env   []string // added to the environment of each child
+
+	Observer Observer // optional
+}
+
+// Observer is told about the sweep's progress. The package never prints.
+type Observer interface {
+	LevelStart(i, n, jobs int)
+	LevelEvent(jobs int, e Event)
+	LevelDone(l *Level)
+}
+
+// Result is a whole sweep.
+type Result struct {
+	Started     time.Time  `json:"started"`
+	Seconds     float64    `json:"seconds"`
+	Cores       int        `json:"cores"`
+	Memory      Memory     `json:"memory"`
+	Cgroup      string     `json:"cgroup"` // how --mem-limit was enforced, or why not
+	Settings    Settings   `json:"settings"`
+	Thresholds  Thresholds `json:"thresholds"`
+	Sweep       []int      `json:"sweep"`
+	Levels      []Level    `json:"levels"`
+	StoppedAt   string     `json:"stopped,omitempty"` // why the sweep ended early
+	Interrupted bool       `json:"interrupted"`
+	Decision
+	Verdict []string `json:"verdict"`
+}
+
+// Settings are the convert settings every level ran with.
+type Settings struct {
+	Model        string  `json:"model"`
+	MaxSide      int     `json:"max_size"`
+	KeepSize     bool    `json:"keep_size"`
+	Format       string  `json:"format"`
+	Threads      int     `json:"threads"`
+	Photos       int     `json:"photos"`
+	WindowSecs   float64 `json:"window_s"`
+	LevelTimeout float64 `json:"level_timeout_s"`
+	Encode       string  `json:"encode"`
+}
+
+// Run sweeps the levels, one child process each, and decides.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if len(o.Levels) == 0 || len(o.Child) == 0 {
+		return nil, errors.New("profile: no levels or no child command")
+	}
+	if o.Thresholds == (Thresholds{}) {
+		o.Thresholds = DefaultThresholds
+	}
+	start := time.Now()
+	res := &Result{
+		Started: start, Cores: o.Cores, Thresholds: o.Thresholds, Sweep: o.Levels,
+		Settings: Settings{
+			Model: o.Level.ModelName, MaxSide: o.Level.MaxSide, KeepSize: o.Level.KeepSize,
+			Format: string(o.Level.Format), Threads: o.Threads, Photos: len(o.Level.Inputs),
+			WindowSecs: o.Level.Window.Seconds(), LevelTimeout: o.Level.Limit.Seconds(),
+			Encode: "in memory (io.Discard); file writes not measured",
+		},
+	}
+	if res.Settings.Format == "" {
+		res.Settings.Format = "keep"
+	}
+	res.Memory = memoryFor(o.MemLimit)
+	useCgroup := o.MemLimit > 0
+	if !useCgroup {
+		res.Cgroup = "not used (no --mem-limit)"
+	}
+	for i, n := range o.Levels {
+		if ctx.Err() != nil {
+			res.Interrupted = true
+			break
+		}
+		jobs, err := convert.ParseJobs(strconv.Itoa(n), o.Cores)
+		if err != nil {
+			return nil, err
+		}
+		cfg := o.Level
+		cfg.Jobs, cfg.Cores = jobs, o.Cores
+		cfg.Session = model.DefaultSessionOptions(jobs.Infer, o.Cores)
+		if o.Threads > 0 {
+			cfg.Session.IntraOpThreads = o.Threads
+		}
+		var cg *Cgroup
+		if useCgroup {
+			cg, err = NewLimitedCgroup(fmt.Sprintf("animegan-profile-%d-%d", os.Getpid(), n), o.MemLimit)
+			if err != nil {
+				res.Cgroup = "not enforced: " + err.Error() + "; relying on the sampler and the early kill"
+				useCgroup = false
+			} else {
+				res.Cgroup = "enforced: each level runs in a cgroup v2 with memory.max = " + Bytes(o.MemLimit)
+			}
+		}
+		if o.Observer != nil {
+			o.Observer.LevelStart(i, len(o.Levels), n)
+		}
+		l := runLevel(ctx, o, cfg, cg, res.Memory)
+		cg.Remove()
+		l.Jobs = n
+		l.Signals = Signals(&l, res.Memory, o.Thresholds)
+		res.Levels = append(res.Levels, l)
+		if o.Observer != nil {
+			o.Observer.LevelDone(&res.Levels[len(res.Levels)-1])
+		}
+		if ctx.Err() != nil {
+			res.Interrupted = true
+			break
+		}
+		if len(l.Signals) > 0 && o.StopOnPressure && i < len(o.Levels)-1 {
+			res.StoppedAt = fmt.Sprintf("memory pressure at -j %d (%s); further levels would only thrash (--stop-on-pressure=false goes on)", n, l.Signals[0])
+			break
+		}
+	}
+	res.Seconds = time.Since(start).Seconds()
+	if len(res.Levels) > 0 {
+		res.Decision = Decide(res.Levels, o.Thresholds)
+		res.Verdict = Verdict(res.Levels, res.Decision, res.Memory)
+	}
+	return res, nil
+}
+
+func memoryFor(limit uint64) Memory {
+	var m Memory
+	if vm, err := mem.VirtualMemory(); err == nil {
+		m.Total = vm.Total
+	}
+	switch {
+	case limit > 0:
+		m.Limit, m.LimitSource = limit, "--mem-limit"
+	default:
+		m.Limit, m.LimitSource = m.Total, "total RAM"
+		if cg := OwnCgroup(); cg != nil {
+			if l := cg.Limit(); l > 0 && l < m.Total {
+				m.Limit, m.LimitSource = l, "cgroup "+cg.Dir
+			}
+		}
+	}
+	return m
+}
+
+// runLevel runs one child and turns what it said and what was sampled
+// into a Level. It never fails: a child that cannot run is a failed level.
+func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Memory) Level {
+	l := Level{Workers: cfg.Jobs, Session: cfg.Session.String(), PSISomeMax: -1, PSIFullMax: -1}
+	in, err := json.Marshal(cfg)
+	if err != nil {
+		l.Status, l.Error = StatusFailed, err.Error()
+		return l
+	}
+	cmd := exec.Command(o.Child[0], o.Child[1:]...)
+	cmd.Env = append(os.Environ(), o.Env...)
+	cmd.Stdin = bytes.NewReader(in)
+	stderr := &tail{max: 8 << 10}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		l.Status, l.Error = StatusFailed, err.Error()
+		return l
+	}
+	// The child dies with the sweep, whatever happens to the parent.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if cg != nil {
+		if dir, err := os.Open(cg.Dir); err == nil {
+			defer dir.Close()
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
+		}
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		l.Status, l.Error = StatusFailed, "starting the level: "+err.Error()
+		return l
+	}
+
+	var (
+		mu      sync.Mutex
+		killed  string // why we killed it, if we did
+		warmAt  time.Duration
+		result  *LevelResult
+		samples []Sample
+	)
+	kill := func(why string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if killed == "" {
+			killed = why
+			cmd.Process.Kill()
+		}
+	}
+	guard := func(s Sample) {
+		th := o.Thresholds
+		switch {
+		case m.Limit > 0 && float64(max(s.RSS, s.CgroupMem)) > th.GuardFraction*float64(m.Limit):
+			kill(fmt.Sprintf("RSS %s passed the %s limit", Bytes(max(s.RSS, s.CgroupMem)), Bytes(m.Limit)))
+		case m.Total > 0 && s.Available > 0 && float64(s.Available) < 0.05*float64(m.Total):
+			kill(fmt.Sprintf("system available memory fell to %s", Bytes(s.Available)))
+		}
+	}
+	sctx, stopSampling := context.WithCancel(context.Background())
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		s := &Sampler{Pid: cmd.Process.Pid, Interval: o.Interval, Cores: o.Cores, Cgroup: cg, OnSample: guard}
+		samples = s.Run(sctx)
+	}()
+	hard := time.AfterFunc(cfg.Limit+killGrace, func() { kill("timeout") })
+	defer hard.Stop()
+	stopOnCancel := context.AfterFunc(ctx, func() { kill("interrupted") })
+	defer stopOnCancel()
+
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var e Event
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		switch e.Type {
+		case "warm":
+			warmAt = time.Since(start)
+		case "result":
+			result = e.Result
+		}
+		if o.Observer != nil {
+			o.Observer.LevelEvent(cfg.Jobs.Infer, e)
+		}
+	}
+	waitErr := cmd.Wait()
+	l.Seconds = time.Since(start).Seconds()
+	stopSampling()
+	<-sampled
+
+	l.Samples = samples
+	u := Summarize(samples, warmAt)
+	l.CPUPercent, l.RSSPeak, l.RSSMean, l.AvailableMin = u.CPUPercent, u.RSSPeak, u.RSSMean, u.AvailableMin
+	l.PSISomeMax, l.PSIFullMax, l.SwapRise, l.MajorFaults = u.PSISomeMax, u.PSIFullMax, u.SwapRise, u.MajorFaults
+	l.OOMKills, l.CgroupPeak, l.MeasuredSecs = u.OOMKills, u.CgroupPeak, u.MeasuredSecond
+	if cg != nil {
+		_, l.OOMKills = cg.Usage() // the cgroup is fresh: its count is this level's
+	}
+	if result != nil {
+		l.fill(result)
+		if result.MaxRSSBytes > 0 && uint64(result.MaxRSSBytes) > l.RSSPeak {
+			// A peak between two samples: the kernel's own record is exact.
+			l.RSSPeak = uint64(result.MaxRSSBytes)
+		}
+	}
+
+	mu.Lock()
+	why := killed
+	mu.Unlock()
+	var ee *exec.ExitError
+	signaled := errors.As(waitErr, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() &&
+		ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
+	switch {
+	case why == "timeout":
+		l.Status, l.Error = StatusTimeout, fmt.Sprintf("no result %s after --level-timeout", killGrace)
+	case why == "interrupted":
+		l.Status, l.Error = StatusFailed, "interrupted"
+	case why != "":
+		l.Status, l.Error = StatusStopped, why
+	case l.OOMKills > 0 || (signaled && result == nil):
+		l.Status, l.Error = StatusOOMKilled, "killed by SIGKILL (the kernel's OOM killer)"
+	case waitErr != nil || result == nil:
+		l.Status = StatusFailed
+		l.Error = lastLine(stderr.String())
+		if l.Error == "" && waitErr != nil {
+			l.Error = waitErr.Error()
+		}
+	case result.Images == 0 && result.Failed > 0:
+		l.Status, l.Error = StatusFailed, "every image failed: "+result.FirstError
+	case result.Images == 0:
+		l.Status, l.Error = StatusTimeout, "not one image measured before --level-timeout"
+	case result.Stable:
+		l.Status = StatusOK
+	default:
+		l.Status = StatusUnstable
+	}
+	return l
+}
+
+func (l *Level) fill(r *LevelResult) {
+	l.IPS, l.Spread, l.Stable, l.Windows = r.IPS, r.Spread, r.Stable, r.Windows
+	l.Images, l.Failed = r.Images, r.Failed
+	l.LatencyP50, l.LatencyP95, l.LatencyMax = r.LatencyP50, r.LatencyP95, r.LatencyMax
+	l.WarmupSeconds, l.Bottleneck, l.Stages = r.WarmupSeconds, r.Bottleneck, r.Stages
+	l.Budget = r.Budget
+	if l.Error == "" && r.FirstError != "" {
+		l.Error = r.FirstError
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}

@@ -215,8 +215,8 @@ func (j *job) convert(ctx context.Context, leaders []*task) error {
 	defer eng.Close()
 	if b := eng.Budget(); b != nil {
 		worst := b.Cost.Bytes(eng.worstPixels())
-		j.reporter.Logf("memory budget %s (%s); one inference ≈ %s, %s at the largest size; admits %d at once at that size; sessions: %s",
-			formatBytes(b.Limit), b.Source, b.Cost, formatBytes(worst), max(1, b.Limit/worst), eng.SessionOptions())
+		j.reporter.Logf("memory budget %s (%s); one inference ≈ %s, %s at the largest size; %d of %d inference workers can run at once; sessions: %s",
+			formatBytes(b.Limit), b.Source, b.Cost, formatBytes(worst), eng.MaxSessions(), j.opts.Jobs.Infer, eng.SessionOptions())
 		defer func() {
 			st := b.Stats()
 			j.sum.Budget = &st

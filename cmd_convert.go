@@ -37,7 +37,7 @@ error, 130/143 interrupted by SIGINT/SIGTERM.`,
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: convert.DefaultOutDir,
 				Usage: "output `DIR`; mirrors the input tree (never an input folder)"},
 			&cli.StringFlag{Name: "jobs", Aliases: []string{"j"},
-				Usage: "workers: `N` inference workers, or L:I:E decode:infer:encode (default from the core count: " + convert.DefaultJobs(runtime.NumCPU()).String() + ")"},
+				Usage: "workers: `N` inference workers, or L:I:E decode:infer:encode (default from the core count: " + convert.DefaultJobs(runtime.GOMAXPROCS(0)).String() + ")"},
 			&cli.IntFlag{Name: "threads", DefaultText: "auto", Usage: "ONNX Runtime intra-op threads per inference worker (default cores / inference workers)"},
 			&cli.IntFlag{Name: "max-size", Value: convert.DefaultMaxSide, Usage: "longest side fed to the model, in pixels; 0 = original size"},
 			&cli.BoolFlag{Name: "keep-size", Usage: "scale each result back to its input's size"},
@@ -67,7 +67,7 @@ func runConvert(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := convert.ParseJobs(c.String("jobs"), runtime.NumCPU())
+	jobs, err := convert.ParseJobs(c.String("jobs"), runtime.GOMAXPROCS(0))
 	if err != nil {
 		return usageError{err}
 	}

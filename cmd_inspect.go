@@ -51,7 +51,7 @@ func runInspect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := convert.ParseJobs(c.String("jobs"), runtime.NumCPU())
+	jobs, err := convert.ParseJobs(c.String("jobs"), runtime.GOMAXPROCS(0))
 	if err != nil {
 		return usageError{err}
 	}

@@ -54,11 +54,16 @@ func tempName(path string) (string, error) {
 		return "", err
 	}
 	dir, base := filepath.Split(path)
-	// Keep the name within NAME_MAX (255 bytes) for long base names.
+	return filepath.Join(dir, "."+tempBase(base)+tempMarker+hex.EncodeToString(rnd[:])), nil
+}
+
+// tempBase is the part of a destination's name its temp file carries, cut
+// to keep the temp name within NAME_MAX (255 bytes).
+func tempBase(base string) string {
 	if max := 255 - 1 - len(tempMarker) - 16; len(base) > max {
-		base = base[:max]
+		return base[:max]
 	}
-	return filepath.Join(dir, "."+base+tempMarker+hex.EncodeToString(rnd[:])), nil
+	return base
 }
 
 // Write creates or replaces path with what fill writes, atomically: readers
@@ -197,7 +202,21 @@ func unwrapPathError(err error) error {
 // process is killed mid-write (only names matching this package's pattern,
 // only directly in dir, only regular files). It returns how many it removed;
 // the error is the first failure, after trying all of them.
-func RemoveStale(dir string) (int, error) {
+func RemoveStale(dir string) (int, error) { return removeStale(dir, nil) }
+
+// RemoveStaleOf is RemoveStale for the temporary files of the named
+// destinations only (base names in dir): other processes writing other
+// files into the same folder, such as the other shards of a sharded run,
+// keep theirs.
+func RemoveStaleOf(dir string, dests []string) (int, error) {
+	own := make(map[string]bool, len(dests))
+	for _, d := range dests {
+		own[tempBase(d)] = true
+	}
+	return removeStale(dir, own)
+}
+
+func removeStale(dir string, own map[string]bool) (int, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, fmt.Errorf("removing stale temporary files in %s: %w", dir, err)
@@ -206,6 +225,9 @@ func RemoveStale(dir string) (int, error) {
 	var first error
 	for _, e := range entries {
 		if !e.Type().IsRegular() || !IsTemp(e.Name()) {
+			continue
+		}
+		if name := e.Name(); own != nil && !own[name[1:strings.LastIndex(name, tempMarker)]] {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {

@@ -167,18 +167,28 @@ type job struct {
 }
 
 // removeStale deletes temp files a killed run left in the folders this
-// run writes to; they are hidden, but they are litter.
+// run writes to; they are hidden, but they are litter. A shard removes only
+// those of its own outputs: the other shards may be writing theirs.
 func (j *job) removeStale(targets []Target) {
-	seen := map[string]bool{j.outDir: true}
+	dests := map[string][]string{j.outDir: {manifestName(j.opts.Shard)}}
 	dirs := []string{j.outDir}
 	for i := range targets {
-		if d := filepath.Dir(j.outPath(&targets[i])); !seen[d] {
-			seen[d] = true
+		p := j.outPath(&targets[i])
+		d := filepath.Dir(p)
+		if _, ok := dests[d]; !ok {
 			dirs = append(dirs, d)
 		}
+		dests[d] = append(dests[d], filepath.Base(p))
 	}
 	for _, d := range dirs {
-		if n, err := atomicfile.RemoveStale(d); n > 0 || (err != nil && !errors.Is(err, fs.ErrNotExist)) {
+		var n int
+		var err error
+		if j.opts.Shard.Whole() {
+			n, err = atomicfile.RemoveStale(d)
+		} else {
+			n, err = atomicfile.RemoveStaleOf(d, dests[d])
+		}
+		if n > 0 || (err != nil && !errors.Is(err, fs.ErrNotExist)) {
 			j.reporter.Logf("%s: removed %d unfinished temp files from an earlier run (%v)", d, n, err)
 		}
 	}

@@ -31,7 +31,7 @@ type Options struct {
 
 	Jobs    Jobs
 	Threads int // intra-op threads per inference worker; 0 = cores / workers
-	Cores   int // 0 = runtime.NumCPU()
+	Cores   int // 0 = runtime.GOMAXPROCS(0): the CPUs this process may use, a container's CPU limit included
 
 	Overwrite bool
 	FailFast  bool
@@ -59,7 +59,7 @@ const (
 // ApplyDefaults fills what the caller left zero.
 func (o *Options) ApplyDefaults() {
 	if o.Cores <= 0 {
-		o.Cores = runtime.NumCPU()
+		o.Cores = runtime.GOMAXPROCS(0)
 	}
 	if o.Jobs == (Jobs{}) {
 		o.Jobs = DefaultJobs(o.Cores)

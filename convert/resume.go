@@ -45,7 +45,7 @@ func (j *job) plan(ctx context.Context, targets []Target) plan {
 	tasks := make([]*task, len(targets))
 	errs := make([]error, len(targets))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, runtime.NumCPU()))
+	g.SetLimit(max(2, runtime.GOMAXPROCS(0)))
 	for i := range targets {
 		tasks[i] = &task{Target: targets[i]}
 		g.Go(func() error {

@@ -82,7 +82,9 @@ func ShardFromEnv(getenv func(string) string, shards int) (s Shard, ok bool, err
 	if err != nil {
 		return Shard{}, true, fmt.Errorf("SLURM_ARRAY_TASK_ID=%q is not a number", id)
 	}
-	if lo != "" {
+	// With --shards the task ID is the index itself (a resubmitted
+	// --array=5 is shard 5); otherwise it counts from the array's start.
+	if lo != "" && shards <= 0 {
 		li, err := strconv.Atoi(lo)
 		if err != nil {
 			return Shard{}, true, fmt.Errorf("SLURM_ARRAY_TASK_MIN=%q is not a number", lo)

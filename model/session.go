@@ -25,7 +25,7 @@ type SessionOptions struct {
 // from the other workers, so spinning is on only for a single worker.
 func DefaultSessionOptions(workers, cores int) SessionOptions {
 	if cores < 1 {
-		cores = runtime.NumCPU()
+		cores = runtime.GOMAXPROCS(0)
 	}
 	workers = max(1, workers)
 	return SessionOptions{
@@ -132,8 +132,18 @@ func (s *Session) Run(ctx context.Context, img *image.NRGBA) (*image.NRGBA, erro
 		return nil, fmt.Errorf("run options: %w", err)
 	}
 	defer ro.Destroy()
-	stop := context.AfterFunc(ctx, func() { ro.Terminate() })
-	defer stop()
+	// Destroying the options while Terminate runs would be a use after
+	// free: if the cancel fired, wait for it before the deferred Destroy.
+	terminated := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		ro.Terminate()
+		close(terminated)
+	})
+	defer func() {
+		if !stop() {
+			<-terminated
+		}
+	}()
 
 	outputs := []ort.Value{nil} // ORT allocates: the output shape may differ
 	runErr := s.ort.RunWithOptions([]ort.Value{in}, outputs, ro)

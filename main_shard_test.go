@@ -422,11 +422,11 @@ func TestShardSameShardTwice(t *testing.T) {
 		switch {
 		case code == 0:
 		case code == 1:
-			// Known today: a starting process removes the temporary files
-			// it finds in its output folders as litter of a killed run,
-			// also those another process is about to rename. That write
-			// fails at rename and leaves nothing; the other process, or
-			// the next run, makes the output.
+			// A starting process removes the temporary files of its own
+			// outputs as litter of a killed run; with the same shard
+			// twice, those may be the other process's, about to be
+			// renamed. That write fails at rename and leaves nothing; the
+			// other process, or the next run, makes the output.
 			for _, f := range s.Failures {
 				if !strings.Contains(f.Error, "rename") {
 					t.Errorf("process %d: unexpected failure %s: %s", i, f.Input, f.Error)

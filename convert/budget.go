@@ -30,6 +30,12 @@ func (c CostModel) String() string {
 	return fmt.Sprintf("%s + %.1f KB/pixel (%s)", formatBytes(c.Base), c.PerPixel/1024, c.Source)
 }
 
+// upperCost bounds what the image models we know take (the AnimeGANv2
+// generator, the costliest, measures 3.1-3.5 KB per pixel with the arena):
+// when the budget holds every worker at this cost, there is no need to
+// calibrate.
+var upperCost = CostModel{Base: 256 << 20, PerPixel: 8 * 1024, Source: "upper bound, not calibrated: the budget holds every worker even at this cost"}
+
 // assumedCost is used where the peak RSS cannot be measured: what the
 // AnimeGANv2 generator needs, the costliest model family we know of.
 var assumedCost = CostModel{Base: 64 << 20, PerPixel: 3.5 * 1024, Source: "assumed"}

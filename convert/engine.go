@@ -60,13 +60,18 @@ type EngineOptions struct {
 func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) {
 	e := &Engine{spec: spec, data: data, opts: o, sessions: make(chan *model.Session, max(1, o.Workers)), maxSessions: o.Workers}
 	if o.MemBudget >= 0 && o.Workers > 0 {
-		cost, err := calibrate(spec, data, e.worstPixels())
-		if err != nil {
-			return nil, err
-		}
 		limit, source := o.MemBudget, "--mem-budget"
 		if limit == 0 {
 			limit, source = DefaultBudget()
+		}
+		// Calibrating costs a few inferences at start-up; skip it when
+		// even a generous bound on every worker's memory fits.
+		cost := upperCost
+		if int64(o.Workers)*upperCost.Bytes(e.worstPixels()) > limit {
+			var err error
+			if cost, err = calibrate(spec, data, e.worstPixels()); err != nil {
+				return nil, err
+			}
 		}
 		e.budget = newBudget(limit, source, cost)
 		// ONNX Runtime's CPU arena keeps each session's peak until the
@@ -188,11 +193,20 @@ func (e *Engine) Decode(path string, keepAlpha bool) (*Decoded, error) {
 		return nil, describeFSError(err)
 	}
 	defer f.Close()
-	src, err := imageio.Decode(f, imageio.DecodeOptions{MaxPixels: e.opts.MaxPixels})
+	// Knowing the size from the header, a JPEG can be decoded already
+	// shrunk towards what the model and the output need.
+	shrink := func(w, h int) (int, int) {
+		g, err := e.spec.Fit(w, h, e.opts.MaxSide)
+		if err != nil || e.opts.KeepSize {
+			return w, h
+		}
+		return max(g.ModelW, g.ScaledW), max(g.ModelH, g.ScaledH)
+	}
+	src, err := imageio.Decode(f, imageio.DecodeOptions{MaxPixels: e.opts.MaxPixels, Shrink: shrink})
 	if err != nil {
 		return nil, err
 	}
-	w, h := src.Pixels.Rect.Dx(), src.Pixels.Rect.Dy()
+	w, h := src.Size()
 	g, err := e.spec.Fit(w, h, e.opts.MaxSide)
 	if err != nil {
 		return nil, err

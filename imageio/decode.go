@@ -2,6 +2,7 @@ package imageio
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"image"
 	"image/draw"
@@ -26,6 +27,11 @@ type DecodeOptions struct {
 	// than this many pixels (width*height as stored). 0 means
 	// DefaultMaxPixels; a negative value means no limit.
 	MaxPixels int64
+	// Shrink, when set, is told the upright size from the header and
+	// returns the smallest size the caller needs. A JPEG may then be decoded
+	// already shrunk by 2, 4 or 8 (libjpeg-turbo's DCT-domain scaling, far
+	// cheaper than decoding everything and resizing), never below it.
+	Shrink func(width, height int) (minWidth, minHeight int)
 }
 
 // Image is a decoded photo.
@@ -41,8 +47,21 @@ type Image struct {
 	// Orientation is the EXIF orientation that was applied (1 = none).
 	Orientation int
 	// StoredWidth and StoredHeight are the dimensions as stored in the file,
-	// before orientation; Pixels' size is them swapped for orientations 5..8.
+	// before orientation; Pixels' size is them swapped for orientations 5..8,
+	// and divided by Scale.
 	StoredWidth, StoredHeight int
+	// Scale is 1, or 2, 4 or 8 when DecodeOptions.Shrink let a JPEG be
+	// decoded that much smaller.
+	Scale int
+}
+
+// Size is the upright full size of the picture, whatever Scale it was
+// decoded at.
+func (img *Image) Size() (w, h int) {
+	if img.Orientation >= 5 {
+		return img.StoredHeight, img.StoredWidth
+	}
+	return img.StoredWidth, img.StoredHeight
 }
 
 // Decode reads a whole image, applies its EXIF orientation and returns it
@@ -68,18 +87,32 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 	}
 	in := rc.replay()
 	var m image.Image
-	switch f {
-	case JPEG:
+	scale := 1
+	if f == JPEG && opts.Shrink != nil && scaledJPEGAvailable {
+		if d := jpegDenominator(h, opts.Shrink); d > 1 {
+			data, err := io.ReadAll(in)
+			if err != nil {
+				return nil, classify(f, rc, err)
+			}
+			if scaled, ok := decodeJPEGScaled(data, d); ok {
+				m, scale = scaled, d
+			}
+			in = bytes.NewReader(data)
+		}
+	}
+	switch {
+	case m != nil:
+	case f == JPEG:
 		m, err = jpeg.Decode(bufio.NewReaderSize(in, 64<<10))
-	case PNG:
+	case f == PNG:
 		m, err = png.Decode(in)
-	case GIF:
+	case f == GIF:
 		m, err = gif.Decode(in)
-	case BMP:
+	case f == BMP:
 		m, err = bmp.Decode(in)
-	case TIFF:
+	case f == TIFF:
 		m, err = tiff.Decode(in)
-	case WebP:
+	case f == WebP:
 		m, err = webp.Decode(in)
 	}
 	if err != nil {
@@ -105,7 +138,24 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 		HasAlpha:     hasAlpha,
 		Format:       f,
 		Orientation:  h.Orientation,
-		StoredWidth:  m.Bounds().Dx(),
-		StoredHeight: m.Bounds().Dy(),
+		StoredWidth:  h.Width,
+		StoredHeight: h.Height,
+		Scale:        scale,
 	}, nil
+}
+
+// jpegDenominator is the largest DCT scaling (8, 4 or 2) whose result
+// (libjpeg rounds sizes up) is still at least the size Shrink asks for.
+func jpegDenominator(h Header, shrink func(w, h int) (int, int)) int {
+	w, ht := h.OrientedSize()
+	minW, minH := shrink(w, ht)
+	if h.Orientation >= 5 { // back to stored orientation
+		minW, minH = minH, minW
+	}
+	for _, d := range []int{8, 4, 2} {
+		if (h.Width+d-1)/d >= minW && (h.Height+d-1)/d >= minH {
+			return d
+		}
+	}
+	return 1
 }

@@ -7,15 +7,22 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// fileFacts are the parts of an ONNX file that ONNX Runtime's C API does not
-// report: opset, IR version and the size of the weights. They are read
-// straight from the protobuf (field numbers from onnx.proto) so that inspect
-// can say what a user's model is without a Python toolchain.
+// fileFacts are what an ONNX file says of itself besides its inputs and
+// outputs: producer, opset, IR version, metadata and the size of the
+// weights. They are read straight from the protobuf (field numbers from
+// onnx.proto): ONNX Runtime reports only part of this, and only by building
+// a whole session, which costs a large model a noticeable share of a short
+// batch's start-up.
 type fileFacts struct {
 	IRVersion       int64
 	Opsets          []Opset
 	Producer        string
 	ProducerVersion string
+	Domain          string
+	ModelVersion    int64
+	DocString       string
+	GraphName       string
+	Metadata        []KeyValue
 	Initializers    int // floating-point initializers and Constant tensors
 	Parameters      int64
 	WeightBytes     int64
@@ -33,8 +40,15 @@ const (
 	modelIRVersion       = 1
 	modelProducerName    = 2
 	modelProducerVersion = 3
+	modelDomain          = 4
+	modelVersion         = 5
+	modelDocString       = 6
 	modelGraph           = 7
 	modelOpsetImport     = 8
+	modelMetadataProps   = 14
+	entryKey             = 1
+	entryValue           = 2
+	graphName            = 2
 	opsetDomain          = 1
 	opsetVersion         = 2
 	graphNode            = 1
@@ -79,6 +93,26 @@ func readFileFacts(data []byte) (fileFacts, error) {
 			f.Producer = string(b)
 		case num == modelProducerVersion && typ == protowire.BytesType:
 			f.ProducerVersion = string(b)
+		case num == modelDomain && typ == protowire.BytesType:
+			f.Domain = string(b)
+		case num == modelVersion && typ == protowire.VarintType:
+			f.ModelVersion = int64(v)
+		case num == modelDocString && typ == protowire.BytesType:
+			f.DocString = string(b)
+		case num == modelMetadataProps && typ == protowire.BytesType:
+			var kv KeyValue
+			if err := walkFields(b, func(n protowire.Number, t protowire.Type, _ uint64, b []byte) error {
+				switch {
+				case n == entryKey && t == protowire.BytesType:
+					kv.Key = string(b)
+				case n == entryValue && t == protowire.BytesType:
+					kv.Value = string(b)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			f.Metadata = append(f.Metadata, kv)
 		case num == modelOpsetImport && typ == protowire.BytesType:
 			var o Opset
 			if err := walkFields(b, func(n protowire.Number, t protowire.Type, v uint64, b []byte) error {
@@ -96,6 +130,8 @@ func readFileFacts(data []byte) (fileFacts, error) {
 		case num == modelGraph && typ == protowire.BytesType:
 			return walkFields(b, func(n protowire.Number, t protowire.Type, _ uint64, b []byte) error {
 				switch {
+				case n == graphName && t == protowire.BytesType:
+					f.GraphName = string(b)
 				case n == graphInitializer && t == protowire.BytesType:
 					return f.addTensor(b)
 				case n == graphNode && t == protowire.BytesType:

@@ -165,9 +165,9 @@ func Inspect(name string, data []byte, ov Overrides) (*Spec, error) {
 	spec.Producer, spec.ProducerVersion = facts.Producer, facts.ProducerVersion
 	spec.Initializers, spec.Parameters = facts.Initializers, facts.Parameters
 	spec.WeightBytes, spec.ExternalWeights = facts.WeightBytes, facts.ExternalWeights
-	if err := spec.readMetadata(data); err != nil {
-		return nil, &InvalidModelError{name, "reading metadata: " + err.Error()}
-	}
+	spec.GraphName, spec.Description, spec.Domain = facts.GraphName, facts.DocString, facts.Domain
+	spec.ModelVersion, spec.Custom = facts.ModelVersion, facts.Metadata
+	slices.SortFunc(spec.Custom, func(a, b KeyValue) int { return strings.Compare(a.Key, b.Key) })
 	if err := spec.choose(ov); err != nil {
 		return nil, err
 	}
@@ -280,36 +280,6 @@ func channelWord(d []int64) string {
 		return "both candidate axes dynamic"
 	}
 	return "no 3-channel axis"
-}
-
-func (s *Spec) readMetadata(data []byte) error {
-	md, err := ort.GetModelMetadataWithONNXData(data)
-	if err != nil {
-		return err
-	}
-	defer md.Destroy()
-	if s.Producer == "" {
-		s.Producer, _ = md.GetProducerName()
-	}
-	s.GraphName, _ = md.GetGraphName()
-	s.Description, _ = md.GetDescription()
-	s.Domain, _ = md.GetDomain()
-	s.ModelVersion, _ = md.GetVersion()
-	keys, err := md.GetCustomMetadataMapKeys()
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		v, ok, err := md.LookupCustomMetadataMap(k)
-		if err != nil {
-			return err
-		}
-		if ok {
-			s.Custom = append(s.Custom, KeyValue{k, v})
-		}
-	}
-	slices.SortFunc(s.Custom, func(a, b KeyValue) int { return strings.Compare(a.Key, b.Key) })
-	return nil
 }
 
 func (s *Spec) meta(key string) (string, bool) {

@@ -64,7 +64,7 @@ func main() {
 	flag.StringVar(&c.model, "model", "", "ONNX model (default: the AnimeGANv2 architecture from modelgen, NCHW, seed 1)")
 	flag.StringVar(&c.cache, "cache", ".cache/bench", "folder for the generated model and photos")
 	flag.StringVar(&sizes, "sizes", "512,256", "--max-size values to measure")
-	flag.IntVar(&c.count, "n", 10, "photos per set")
+	flag.IntVar(&c.count, "n", 30, "photos per set (all 30 of ../shared/photos)")
 	flag.StringVar(&c.shared, "shared", "../shared", "folder with photos/ and bench/torch_reference.py, used when present")
 	flag.BoolVar(&c.torch, "torch", true, "also run the PyTorch reference when python3-torch is installed")
 	flag.StringVar(&c.ortLib, "ort-lib", "", "ONNX Runtime library (default: as animegan finds it)")

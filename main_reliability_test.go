@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image"
-	"image/png"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -132,16 +131,7 @@ func noisePNG(t *testing.T, path string, w, h int, seed uint64) {
 			img.Pix[i] = 255
 		}
 	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writePNG(t, path, img)
 }
 
 // treeHashes maps every file below dir (hidden ones included) to its

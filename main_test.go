@@ -74,6 +74,12 @@ func pngFile(t *testing.T, path string, w, h int) {
 	for i := 3; i < len(img.Pix); i += 4 {
 		img.Pix[i] = 255
 	}
+	writePNG(t, path, img)
+}
+
+// writePNG encodes img into path, making its folder.
+func writePNG(t *testing.T, path string, img image.Image) {
+	t.Helper()
 	var b bytes.Buffer
 	if err := png.Encode(&b, img); err != nil {
 		t.Fatal(err)

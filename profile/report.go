@@ -56,8 +56,8 @@ func WriteTable(w io.Writer, r *Result) error {
 	}
 	for _, l := range sortedLevels(r.Levels) {
 		if l.Budget != nil {
-			fmt.Fprintf(w, "convert's memory budget: %s (%s), one inference estimated at %s + %.1f KB/pixel; \"admitted\" is the most inferences it let run at once.\n",
-				Bytes(uint64(l.Budget.Limit)), l.Budget.Source, Bytes(uint64(l.Budget.CostBase)), l.Budget.CostPerPixel/1024)
+			fmt.Fprintf(w, "convert's memory budget: %s (%s), one inference estimated at %s + %.1f KB/pixel (%s); \"admitted\" is the most inferences it let run at once.\n",
+				Bytes(uint64(l.Budget.Limit)), l.Budget.Source, Bytes(uint64(l.Budget.CostBase)), l.Budget.CostPerPixel/1024, l.Budget.CostSource)
 			break
 		}
 	}

@@ -69,7 +69,7 @@ func main() {
 	flag.BoolVar(&c.torch, "torch", true, "also run the PyTorch reference when python3-torch is installed")
 	flag.StringVar(&c.ortLib, "ort-lib", "", "ONNX Runtime library (default: as animegan finds it)")
 	flag.StringVar(&c.only, "set", "", "measure only this photo set (generated or shared)")
-	flag.IntVar(&c.reps, "reps", 2, "measure ceiling and convert this many times, alternating, and keep each one's best: the least disturbed by other load")
+	flag.IntVar(&c.reps, "reps", 2, "time the ceiling and convert this many times each, alternating, and keep each one's best: the least disturbed by other load")
 	flag.BoolVar(&c.arenaExp, "sessions", false, "instead: compare session settings (arena, threads) at the first size")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -257,21 +257,28 @@ func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (r
 		return r, err
 	}
 	r.images = len(imgs)
-	// Alternate the two and keep each one's best: on a shared machine the
-	// fastest run is the one least disturbed, for both alike.
+	// Pick the best worker/thread split once, then time it and convert
+	// alternately, the same number of times each, keeping each one's best:
+	// on a shared machine the fastest run is the one least disturbed, and
+	// both get as many chances at it.
+	best, err := bestSplit(spec, data, imgs)
+	if err != nil {
+		return r, err
+	}
+	r.split = fmt.Sprintf("%dx%d", best.workers, best.threads)
 	for range max(1, c.reps) {
-		ceil, split, err := ceiling(spec, data, imgs)
+		ceil, err := runSplit(spec, data, imgs, best.workers, splitOptions(best))
 		if err != nil {
 			return r, err
-		}
-		if r.ceiling == 0 || ceil < r.ceiling {
-			r.ceiling, r.split = ceil, split
 		}
 		conv, first, peak, err := endToEnd(c, set.dir, size)
 		if err != nil {
 			return r, err
 		}
-		fmt.Fprintf(os.Stderr, "  convert: %s\n", conv.Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "  ceiling %s: %s, convert: %s\n", r.split, ceil.Round(time.Millisecond), conv.Round(time.Millisecond))
+		if r.ceiling == 0 || ceil < r.ceiling {
+			r.ceiling = ceil
+		}
 		if r.convert == 0 || conv < r.convert {
 			r.convert, r.firstOutput = conv, first
 		}
@@ -307,30 +314,34 @@ func decodeAll(spec *model.Spec, dir string, size int) ([]*image.NRGBA, error) {
 // split is a way to use the cores: workers sessions of threads each.
 type split struct{ workers, threads int }
 
-// ceiling runs ONNX Runtime alone over the images with each worker/thread
-// split that uses all cores, and returns the best time.
-func ceiling(spec *model.Spec, data []byte, imgs []*image.NRGBA) (time.Duration, string, error) {
+// bestSplit runs ONNX Runtime alone over the images with each
+// worker/thread split that uses all cores once, and returns the fastest.
+func bestSplit(spec *model.Spec, data []byte, imgs []*image.NRGBA) (split, error) {
 	cores := runtime.NumCPU()
-	var splits []split
+	var best split
+	var bestTime time.Duration
 	for w := 1; w <= cores; w++ {
-		if cores%w == 0 {
-			splits = append(splits, split{w, cores / w})
+		if cores%w != 0 {
+			continue
 		}
-	}
-	best, bestName := time.Duration(0), ""
-	for _, sp := range splits {
-		so := model.DefaultSessionOptions(sp.workers, cores)
-		so.IntraOpThreads = sp.threads
-		d, err := runSplit(spec, data, imgs, sp.workers, so)
+		sp := split{w, cores / w}
+		d, err := runSplit(spec, data, imgs, sp.workers, splitOptions(sp))
 		if err != nil {
-			return 0, "", err
+			return split{}, err
 		}
-		fmt.Fprintf(os.Stderr, "  ceiling %dx%d threads: %s\n", sp.workers, sp.threads, d.Round(time.Millisecond))
-		if best == 0 || d < best {
-			best, bestName = d, fmt.Sprintf("%dx%d", sp.workers, sp.threads)
+		fmt.Fprintf(os.Stderr, "  split %dx%d threads: %s\n", sp.workers, sp.threads, d.Round(time.Millisecond))
+		if bestTime == 0 || d < bestTime {
+			best, bestTime = sp, d
 		}
 	}
-	return best, bestName, nil
+	return best, nil
+}
+
+// splitOptions are convert's session settings for a split.
+func splitOptions(sp split) model.SessionOptions {
+	so := model.DefaultSessionOptions(sp.workers, sp.workers*sp.threads)
+	so.IntraOpThreads = sp.threads
+	return so
 }
 
 // runSplit times workers goroutines, each with its own session, pulling

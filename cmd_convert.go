@@ -63,13 +63,9 @@ func runConvert(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usageError{fmt.Errorf("convert: name at least one photo or folder")}
 	}
-	mdl, err := loadModel(c)
+	mdl, jobs, err := modelAndJobs(c)
 	if err != nil {
 		return err
-	}
-	jobs, err := convert.ParseJobs(c.String("jobs"), runtime.GOMAXPROCS(0))
-	if err != nil {
-		return usageError{err}
 	}
 	format, err := convert.ParseFormat(c.String("format"))
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"text/tabwriter"
 
@@ -47,13 +46,9 @@ func runInspect(c *cli.Context) error {
 			return err
 		}
 	}
-	mdl, err := loadModel(c)
+	mdl, jobs, err := modelAndJobs(c)
 	if err != nil {
 		return err
-	}
-	jobs, err := convert.ParseJobs(c.String("jobs"), runtime.GOMAXPROCS(0))
-	if err != nil {
-		return usageError{err}
 	}
 	rt, err := model.Load(c.String("ort-lib"))
 	if err != nil {

@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/urfave/cli/v2"
 
+	"animegan/convert"
 	"animegan/model"
 	"animegan/model/builtin"
 )
@@ -44,4 +46,18 @@ func loadModel(c *cli.Context) (modelChoice, error) {
 	}
 	mc.name, mc.data = path, data
 	return mc, nil
+}
+
+// modelAndJobs reads what every model-running command needs first: the
+// model (with its overrides) and -j.
+func modelAndJobs(c *cli.Context) (modelChoice, convert.Jobs, error) {
+	mdl, err := loadModel(c)
+	if err != nil {
+		return modelChoice{}, convert.Jobs{}, err
+	}
+	jobs, err := convert.ParseJobs(c.String("jobs"), runtime.GOMAXPROCS(0))
+	if err != nil {
+		return modelChoice{}, convert.Jobs{}, usageError{err}
+	}
+	return mdl, jobs, nil
 }

@@ -204,12 +204,12 @@ func TestFit(t *testing.T) {
 	}
 }
 
-// TestRunFailsForShape checks that a model failing inside ONNX Runtime for
-// one size fails that run with advice, and works for the next.
-func TestRunFailsForShape(t *testing.T) {
-	ortest.Init(t)
-	data := fixture(t, modelgen.FixtureSpec{Kind: modelgen.Multiple16, Layout: modelgen.NHWC})
-	spec, err := model.Inspect("m16", data, model.Overrides{})
+// openSession inspects a fixture model and opens a session on it, closed
+// when the test ends.
+func openSession(t *testing.T, name string, fs modelgen.FixtureSpec) *model.Session {
+	t.Helper()
+	data := fixture(t, fs)
+	spec, err := model.Inspect(name, data, model.Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,8 +217,16 @@ func TestRunFailsForShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	_, err = s.Run(context.Background(), testImage(24, 24))
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestRunFailsForShape checks that a model failing inside ONNX Runtime for
+// one size fails that run with advice, and works for the next.
+func TestRunFailsForShape(t *testing.T) {
+	ortest.Init(t)
+	s := openSession(t, "m16", modelgen.FixtureSpec{Kind: modelgen.Multiple16, Layout: modelgen.NHWC})
+	_, err := s.Run(context.Background(), testImage(24, 24))
 	if err == nil || !strings.Contains(err.Error(), "24x24") {
 		t.Fatalf("24x24 should fail naming the size, got %v", err)
 	}
@@ -230,19 +238,10 @@ func TestRunFailsForShape(t *testing.T) {
 // TestRunCancel checks that cancelling terminates a running inference.
 func TestRunCancel(t *testing.T) {
 	ortest.Init(t)
-	data := fixture(t, modelgen.FixtureSpec{Kind: modelgen.Slow, Layout: modelgen.NCHW, SlowLayers: 200})
-	spec, err := model.Inspect("slow", data, model.Overrides{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := model.NewSession(spec, data, model.DefaultSessionOptions(1, 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openSession(t, "slow", modelgen.FixtureSpec{Kind: modelgen.Slow, Layout: modelgen.NCHW, SlowLayers: 200})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err = s.Run(ctx, testImage(256, 256))
+	_, err := s.Run(ctx, testImage(256, 256))
 	if !errors.Is(err, model.ErrCanceled) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want a cancelled run", err)
 	}

@@ -18,7 +18,7 @@ func inspectCommand() *cli.Command {
 		Name:      "inspect",
 		Usage:     "show what animegan detects in a model and the settings convert would use",
 		ArgsUsage: "[MODEL.onnx]",
-		Description: `Reads the model's inputs and outputs through ONNX Runtime and prints the detected
+		Description: `Reads the model's inputs and outputs, checks that ONNX Runtime loads it, and prints the detected
 convention (names, shapes, NCHW/NHWC layout, dynamic or fixed size, pixel range,
 size multiple), producer and opset metadata, weight size, and the ONNX Runtime
 session settings that convert would use with the same -j and --threads.
@@ -56,6 +56,10 @@ func runInspect(c *cli.Context) error {
 	}
 	spec, err := model.Inspect(mdl.name, mdl.data, mdl.overrides)
 	if err != nil {
+		return err
+	}
+	// Inspect reads only the file; loading it proves ONNX Runtime can run it.
+	if err := model.Verify(spec, mdl.data); err != nil {
 		return err
 	}
 	opts := convert.Options{Jobs: jobs, Threads: c.Int("threads")}

@@ -180,7 +180,11 @@ func runProfile(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := model.Inspect(mdl.name, mdl.data, mdl.overrides); err != nil {
+	spec, err := model.Inspect(mdl.name, mdl.data, mdl.overrides)
+	if err != nil {
+		return err
+	}
+	if err := model.Verify(spec, mdl.data); err != nil {
 		return err
 	}
 	if !po.quiet {

@@ -59,6 +59,26 @@ const (
 	tensorDims           = 1
 	tensorDataType       = 2
 	tensorDataLocation   = 14
+
+	// Graph inputs and outputs (graphio.go).
+	graphInput             = 11
+	graphOutput            = 12
+	graphSparseInitializer = 15
+	sparseValues           = 1 // SparseTensorProto.values, a TensorProto
+	tensorName             = 8
+	valueInfoName          = 1
+	valueInfoType          = 2
+	typeTensor             = 1 // TypeProto's value oneof
+	typeSequence           = 4
+	typeMap                = 5
+	typeOpaque             = 7 // onnx-ml.proto
+	typeSparseTensor       = 8
+	typeOptional           = 9
+	tensorTypeElem         = 1 // TypeProto.Tensor and TypeProto.SparseTensor
+	tensorTypeShape        = 2
+	shapeDim               = 1
+	dimValue               = 1 // TensorShapeProto.Dimension's value oneof
+	dimParam               = 2
 )
 
 // elemSize is the byte size of an ONNX TensorProto.DataType element.

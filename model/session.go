@@ -54,10 +54,18 @@ func onOff(b bool) string {
 type Session struct {
 	spec *Spec
 	ort  *ort.DynamicAdvancedSession
+	opts SessionOptions
 }
 
 // NewSession creates an ONNX Runtime session for a model inspected by Inspect.
+// This is where ONNX Runtime first reads the model: a graph it rejects
+// fails here, naming the model.
 func NewSession(spec *Spec, data []byte, opts SessionOptions) (*Session, error) {
+	// Inspect, which no longer touches ONNX Runtime, used to load it for
+	// every caller; a caller that did not Load gets the same search here.
+	if _, err := Load(""); err != nil {
+		return nil, err
+	}
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("session options: %w", err)
@@ -71,7 +79,23 @@ func NewSession(spec *Spec, data []byte, opts SessionOptions) (*Session, error) 
 	if err != nil {
 		return nil, fmt.Errorf("model %s: creating session: %w", spec.Name, err)
 	}
-	return &Session{spec: spec, ort: s}, nil
+	return &Session{spec: spec, ort: s, opts: opts}, nil
+}
+
+// Options are the settings the session was made with.
+func (s *Session) Options() SessionOptions { return s.opts }
+
+// Verify has ONNX Runtime load the model once and closes the session
+// again, for commands that make no session of their own (inspect, the
+// profile parent): Inspect reads only the file, so without this a model
+// ONNX Runtime cannot load would pass them. One thread: the session never
+// runs, and a thread pool per core is not worth starting for it.
+func Verify(spec *Spec, data []byte) error {
+	s, err := NewSession(spec, data, SessionOptions{IntraOpThreads: 1, InterOpThreads: 1})
+	if err != nil {
+		return err
+	}
+	return s.Close()
 }
 
 func applyOptions(so *ort.SessionOptions, o SessionOptions) error {

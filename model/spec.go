@@ -142,17 +142,31 @@ var ErrInvalidModel = errors.New("invalid model")
 
 func (e *InvalidModelError) Is(target error) bool { return target == ErrInvalidModel }
 
-// Inspect loads the model's description through ONNX Runtime and detects its
-// conventions: one float32 image input, one 3-channel image output, with the
-// channel axis telling NCHW from NHWC.
+// Inspect reads the model's inputs, outputs and metadata from the file and
+// detects its conventions: one float32 image input, one 3-channel image
+// output, with the channel axis telling NCHW from NHWC. It reads the
+// protobuf itself rather than asking ONNX Runtime, which would build a
+// whole session to answer, so a graph ONNX Runtime rejects (an unknown
+// operator, mismatched types) passes here and fails in NewSession, or in
+// Verify for a command that makes no session of its own.
 func Inspect(name string, data []byte, ov Overrides) (*Spec, error) {
-	if _, err := Load(""); err != nil {
-		return nil, err
-	}
-	ins, outs, err := ort.GetInputOutputInfoWithONNXData(data)
+	g, err := readGraphIO(data)
 	if err != nil {
-		return nil, &InvalidModelError{name, "ONNX Runtime cannot read it: " + err.Error()}
+		return nil, &InvalidModelError{name, "cannot read it as an ONNX model (truncated, or not ONNX?): " + err.Error()}
 	}
+	ins, outs := g.Inputs, g.Outputs
+	if len(outs) > 0 && !g.Shaped[0] {
+		// Only ONNX Runtime's shape inference can say what the image
+		// output looks like: ask it, the slow way.
+		if ins, outs, err = runtimeIO(name, data); err != nil {
+			return nil, err
+		}
+	}
+	return inspect(name, data, ins, outs, ov)
+}
+
+// inspect is Inspect once the inputs and outputs are known.
+func inspect(name string, data []byte, ins, outs []ort.InputOutputInfo, ov Overrides) (*Spec, error) {
 	spec := &Spec{Name: name}
 	if err := spec.detect(ins, outs); err != nil {
 		return nil, err
@@ -174,6 +188,19 @@ func Inspect(name string, data []byte, ov Overrides) (*Spec, error) {
 	return spec, nil
 }
 
+// runtimeIO has ONNX Runtime read the model's inputs and outputs, which
+// it does by building a temporary session.
+func runtimeIO(name string, data []byte) (ins, outs []ort.InputOutputInfo, err error) {
+	if _, err := Load(""); err != nil {
+		return nil, nil, err
+	}
+	ins, outs, err = ort.GetInputOutputInfoWithONNXData(data)
+	if err != nil {
+		return nil, nil, &InvalidModelError{name, "ONNX Runtime cannot read it: " + err.Error()}
+	}
+	return ins, outs, nil
+}
+
 func tensorOf(info ort.InputOutputInfo) Tensor {
 	return Tensor{Name: info.Name, Shape: append([]int64(nil), info.Dimensions...), DataType: dataTypeName(info.DataType)}
 }
@@ -191,10 +218,36 @@ func dataTypeName(t ort.TensorElementDataType) string {
 	return strings.ToLower(strings.TrimPrefix(t.String(), "ONNX_TENSOR_ELEMENT_DATA_TYPE_"))
 }
 
+// kindOf says what a value is, for errors: a tensor's element type, else
+// the kind of non-tensor value.
+func kindOf(info ort.InputOutputInfo) string {
+	switch info.OrtValueType {
+	case ort.ONNXTypeTensor:
+		return dataTypeName(info.DataType)
+	case ort.ONNXTypeSparseTensor:
+		return "a sparse " + dataTypeName(info.DataType) + " tensor"
+	case ort.ONNXTypeSequence:
+		return "a sequence"
+	case ort.ONNXTypeMap:
+		return "a map"
+	case ort.ONNXTypeOptional:
+		return "an optional"
+	case ort.ONNXTypeOpaque:
+		return "an opaque value"
+	case ort.ONNXTypeUnknown:
+		return "untyped"
+	}
+	return info.OrtValueType.String()
+}
+
 func describe(infos []ort.InputOutputInfo) string {
 	parts := make([]string, len(infos))
 	for i, in := range infos {
-		parts[i] = fmt.Sprintf("%s %s %s", in.Name, dataTypeName(in.DataType), shapeString(in.Dimensions))
+		if in.OrtValueType == ort.ONNXTypeTensor {
+			parts[i] = fmt.Sprintf("%s %s %s", in.Name, dataTypeName(in.DataType), shapeString(in.Dimensions))
+		} else {
+			parts[i] = fmt.Sprintf("%s (%s)", in.Name, kindOf(in))
+		}
 	}
 	return strings.Join(parts, ", ")
 }
@@ -223,7 +276,7 @@ func (s *Spec) detect(ins, outs []ort.InputOutputInfo) error {
 	}
 	in, out := ins[0], outs[0]
 	if in.OrtValueType != ort.ONNXTypeTensor || in.DataType != ort.TensorElementDataTypeFloat {
-		return bad("input %s is %s, want a float32 image tensor", in.Name, dataTypeName(in.DataType))
+		return bad("input %s is %s, want a float32 image tensor", in.Name, kindOf(in))
 	}
 	if len(in.Dimensions) != 4 {
 		return bad("input %s has shape %s, want 4 dimensions (NCHW or NHWC)", in.Name, shapeString(in.Dimensions))
@@ -242,7 +295,7 @@ func (s *Spec) detect(ins, outs []ort.InputOutputInfo) error {
 		return bad("input %s has shape %s: no axis of 3 colour channels (found %s)", in.Name, shapeString(d), channelWord(d))
 	}
 	if out.OrtValueType != ort.ONNXTypeTensor || out.DataType != ort.TensorElementDataTypeFloat {
-		return bad("output %s is %s, want a float32 image tensor", out.Name, dataTypeName(out.DataType))
+		return bad("output %s is %s, want a float32 image tensor", out.Name, kindOf(out))
 	}
 	if len(out.Dimensions) != 4 {
 		return bad("output %s has shape %s, want 4 dimensions", out.Name, shapeString(out.Dimensions))

@@ -34,14 +34,11 @@ func Encode(w io.Writer, img *image.NRGBA, f Format, quality int) error {
 		if !opaque(img) {
 			src = Flatten(img, color.NRGBA{255, 255, 255, 255})
 		}
-		// An opaque NRGBA has the same bytes as an RGBA, which image/jpeg
-		// encodes through its fast path.
-		rgba := &image.RGBA{Pix: src.Pix, Stride: src.Stride, Rect: src.Rect}
-		bw := bufio.NewWriterSize(w, 64<<10)
-		if err := jpeg.Encode(bw, rgba, &jpeg.Options{Quality: quality}); err != nil {
+		// libjpeg-turbo when linked in (jpegencode_cgo.go), else image/jpeg.
+		if err := writeJPEG(w, src, quality); err != nil {
 			return fmt.Errorf("encoding JPEG: %w", err)
 		}
-		return bw.Flush()
+		return nil
 	case PNG:
 		enc := png.Encoder{CompressionLevel: PNGCompression}
 		bw := bufio.NewWriterSize(w, 64<<10)
@@ -51,4 +48,17 @@ func Encode(w io.Writer, img *image.NRGBA, f Format, quality int) error {
 		return bw.Flush()
 	}
 	return &formatError{msg: fmt.Sprintf("unsupported output format %q (only JPEG and PNG are written)", string(f))}
+}
+
+// writeJPEGStd writes an opaque img with image/jpeg: baseline, 4:2:0,
+// standard Huffman tables, the IJG quality scale.
+func writeJPEGStd(w io.Writer, img *image.NRGBA, quality int) error {
+	// An opaque NRGBA has the same bytes as an RGBA, which image/jpeg
+	// encodes through its fast path.
+	rgba := &image.RGBA{Pix: img.Pix, Stride: img.Stride, Rect: img.Rect}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := jpeg.Encode(bw, rgba, &jpeg.Options{Quality: quality}); err != nil {
+		return err
+	}
+	return bw.Flush()
 }

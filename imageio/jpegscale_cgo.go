@@ -4,44 +4,27 @@ package imageio
 
 /*
 #cgo LDFLAGS: -ljpeg
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <setjmp.h>
-#include <jpeglib.h>
+#include "libjpeg_cgo.h"
 
-// libjpeg reports errors by calling error_exit, which by default ends the
-// process: jump back out instead, with the message.
-struct animegan_err {
-	struct jpeg_error_mgr pub;
-	jmp_buf jump;
-	char msg[JMSG_LENGTH_MAX];
-};
-
-static void animegan_error_exit(j_common_ptr c) {
-	struct animegan_err *e = (struct animegan_err *)c->err;
-	(*c->err->format_message)(c, e->msg);
-	longjmp(e->jump, 1);
-}
-
-static void animegan_quiet(j_common_ptr c) {}
-
-// animegan_decode_scaled decodes a JPEG at 1/denom of its size (DCT-domain
-// scaling: only the low-frequency coefficients are transformed) into RGBA.
-// It returns 0 on success, 1 on an error (msg says which), 2 when the
-// image has warnings (damaged data) or a colour space this path does not
-// convert (CMYK, YCCK): the caller then uses its own decoder.
-static int animegan_decode_scaled(const unsigned char *data, unsigned long len, int denom,
-		unsigned char **out, int *w, int *h, char *msg) {
+// animegan_decode_scaled decodes a JPEG at num/8 of its size (DCT-domain
+// scaling: only the low-frequency coefficients are transformed) straight
+// into out, RGBA rows of w*4 bytes that the caller allocated for the w x h
+// it expects. Nothing is written to out unless libjpeg agrees on that size,
+// and no pointer to data or out is kept after the return. It returns 0 on
+// success, 1 on an error (msg says which), 2 when the image has warnings
+// (damaged data), a colour space this path does not convert (CMYK, YCCK),
+// or another size: the caller then uses its own decoder.
+static int animegan_decode_scaled(const unsigned char *data, unsigned long len, int num,
+		unsigned char *out, int w, int h, char *msg) {
 	struct jpeg_decompress_struct d;
 	struct animegan_err e;
-	unsigned char *volatile buf = NULL;
+	JSAMPROW *volatile rows = NULL;
 	d.err = jpeg_std_error(&e.pub);
 	e.pub.error_exit = animegan_error_exit;
 	e.pub.output_message = animegan_quiet;
 	if (setjmp(e.jump)) {
 		jpeg_destroy_decompress(&d);
-		free(buf);
+		free(rows);
 		strncpy(msg, e.msg, JMSG_LENGTH_MAX - 1);
 		return 1;
 	}
@@ -52,31 +35,43 @@ static int animegan_decode_scaled(const unsigned char *data, unsigned long len, 
 		jpeg_destroy_decompress(&d);
 		return 2;
 	}
-	d.scale_num = 1;
-	d.scale_denom = denom;
+	d.scale_num = num;
+	d.scale_denom = 8;
 	d.out_color_space = JCS_EXT_RGBA;
-	jpeg_start_decompress(&d);
-	*w = d.output_width;
-	*h = d.output_height;
-	buf = malloc((size_t)d.output_width * d.output_height * 4);
-	if (buf == NULL) {
+	// Smoothing only guesses coefficients a progressive file has not sent
+	// yet; a complete file never needs it, and withoutUnusedScans' output
+	// lacks only coefficients a 1/8 decode ignores.
+	d.do_block_smoothing = FALSE;
+	jpeg_calc_output_dimensions(&d);
+	if (d.output_width != (JDIMENSION)w || d.output_height != (JDIMENSION)h) {
+		jpeg_destroy_decompress(&d);
+		return 2;
+	}
+	rows = malloc((size_t)h * sizeof(JSAMPROW));
+	if (rows == NULL) {
 		jpeg_destroy_decompress(&d);
 		strcpy(msg, "out of memory");
 		return 1;
 	}
-	while (d.output_scanline < d.output_height) {
-		JSAMPROW row = buf + (size_t)d.output_scanline * d.output_width * 4;
-		jpeg_read_scanlines(&d, &row, 1);
+	for (int y = 0; y < h; y++) {
+		rows[y] = out + (size_t)y * w * 4;
 	}
-	jpeg_finish_decompress(&d);
+	jpeg_start_decompress(&d);
+	// Asking for every remaining row lets libjpeg hand over a whole iMCU
+	// row per call.
+	while (d.output_scanline < d.output_height) {
+		if (jpeg_read_scanlines(&d, rows + d.output_scanline, d.output_height - d.output_scanline) == 0) {
+			break; // cannot happen with a memory source; do not spin
+		}
+	}
+	int done = d.output_scanline == d.output_height;
+	if (done) {
+		jpeg_finish_decompress(&d);
+	}
 	int warned = d.err->num_warnings > 0;
 	jpeg_destroy_decompress(&d);
-	if (warned) {
-		free(buf);
-		return 2;
-	}
-	*out = buf;
-	return 0;
+	free(rows);
+	return (done && !warned) ? 0 : 2;
 }
 */
 import "C"
@@ -90,22 +85,25 @@ import (
 // decoding (libjpeg-turbo is linked in).
 const scaledJPEGAvailable = true
 
-// decodeJPEGScaled decodes data at 1/denom of its size with libjpeg-turbo.
-// ok is false when this path cannot (damaged data, CMYK): the caller falls
-// back to the standard library's decoder, which gives the proper error.
-func decodeJPEGScaled(data []byte, denom int) (img *image.NRGBA, ok bool) {
-	if len(data) == 0 {
+// decodeJPEGScaled decodes data, a JPEG stored as size, at num/8 of its
+// size (num 1..8) with libjpeg-turbo, into a new NRGBA of
+// dctScaledSize(size, num). ok is false when this path cannot (damaged
+// data, CMYK): the caller falls back to the standard library's decoder,
+// which gives the proper error.
+func decodeJPEGScaled(data []byte, size image.Point, num int) (img *image.NRGBA, ok bool) {
+	out := dctScaledSize(size, num)
+	if len(data) == 0 || num < 1 || num > 8 || out.X < 1 || out.Y < 1 {
 		return nil, false
 	}
-	var out *C.uchar
-	var w, h C.int
+	// Allocated here, filled by C: no C buffer and no copy. Passing Go
+	// pointers for the duration of the call is allowed, as the memory holds
+	// no Go pointers and C keeps neither after it returns.
+	img = image.NewNRGBA(image.Rectangle{Max: out})
 	var msg [C.JMSG_LENGTH_MAX]C.char
-	rc := C.animegan_decode_scaled((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), C.int(denom), &out, &w, &h, &msg[0])
+	rc := C.animegan_decode_scaled((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), C.int(num),
+		(*C.uchar)(unsafe.Pointer(&img.Pix[0])), C.int(out.X), C.int(out.Y), &msg[0])
 	if rc != 0 {
 		return nil, false
 	}
-	defer C.free(unsafe.Pointer(out))
-	img = image.NewNRGBA(image.Rect(0, 0, int(w), int(h)))
-	copy(img.Pix, unsafe.Slice((*byte)(unsafe.Pointer(out)), len(img.Pix)))
 	return img, true
 }

@@ -8,4 +8,4 @@ import "image"
 // library and shrunk by Resize.
 const scaledJPEGAvailable = false
 
-func decodeJPEGScaled([]byte, int) (*image.NRGBA, bool) { return nil, false }
+func decodeJPEGScaled([]byte, image.Point, int) (*image.NRGBA, bool) { return nil, false }

@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -244,6 +245,8 @@ type row struct {
 	size, images int
 	split        string
 	ceiling      time.Duration // ORT alone, best split
+	ceilingCPU   time.Duration // the CPU time it took (user + system)
+	convertCPU   time.Duration
 	convert      time.Duration // end to end
 	firstOutput  time.Duration
 	peakRSS      int64
@@ -265,22 +268,22 @@ func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (r
 	if err != nil {
 		return r, err
 	}
-	r.split = fmt.Sprintf("%dx%d", best.workers, best.threads)
+	r.split = best.String()
 	for range max(1, c.reps) {
-		ceil, err := runSplit(spec, data, imgs, best.workers, splitOptions(best))
+		ceil, ceilCPU, err := runSplitCPU(spec, data, imgs, best)
 		if err != nil {
 			return r, err
 		}
-		conv, first, peak, err := endToEnd(c, set.dir, size)
+		conv, convCPU, first, peak, err := endToEnd(c, set.dir, size)
 		if err != nil {
 			return r, err
 		}
-		fmt.Fprintf(os.Stderr, "  ceiling %s: %s, convert: %s\n", r.split, ceil.Round(time.Millisecond), conv.Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "  ceiling %s: %s (CPU %s), convert: %s (CPU %s)\n", r.split, ceil.Round(time.Millisecond), ceilCPU.Round(time.Millisecond), conv.Round(time.Millisecond), convCPU.Round(time.Millisecond))
 		if r.ceiling == 0 || ceil < r.ceiling {
-			r.ceiling = ceil
+			r.ceiling, r.ceilingCPU = ceil, ceilCPU
 		}
 		if r.convert == 0 || conv < r.convert {
-			r.convert, r.firstOutput = conv, first
+			r.convert, r.convertCPU, r.firstOutput = conv, convCPU, first
 		}
 		r.peakRSS = max(r.peakRSS, peak)
 	}
@@ -311,8 +314,21 @@ func decodeAll(spec *model.Spec, dir string, size int) ([]*image.NRGBA, error) {
 	return imgs, nil
 }
 
-// split is a way to use the cores: workers sessions of threads each.
-type split struct{ workers, threads int }
+// split is a way to use the cores: workers sessions of threads each;
+// with wideLast, the last image runs on a session with a thread per core,
+// as convert's does.
+type split struct {
+	workers, threads int
+	wideLast         bool
+}
+
+func (sp split) String() string {
+	s := fmt.Sprintf("%dx%d", sp.workers, sp.threads)
+	if sp.wideLast {
+		s += fmt.Sprintf(", last %dx%d", 1, sp.workers*sp.threads)
+	}
+	return s
+}
 
 // bestSplit runs ONNX Runtime alone over the images with each
 // worker/thread split that uses all cores once, and returns the fastest.
@@ -320,16 +336,21 @@ func bestSplit(spec *model.Spec, data []byte, imgs []*image.NRGBA) (split, error
 	cores := runtime.NumCPU()
 	var best split
 	var bestTime time.Duration
+	var splits []split
 	for w := 1; w <= cores; w++ {
-		if cores%w != 0 {
-			continue
+		if cores%w == 0 {
+			splits = append(splits, split{w, cores / w, false})
+			if w > 1 {
+				splits = append(splits, split{w, cores / w, true})
+			}
 		}
-		sp := split{w, cores / w}
-		d, err := runSplit(spec, data, imgs, sp.workers, splitOptions(sp))
+	}
+	for _, sp := range splits {
+		d, err := runSplit(spec, data, imgs, sp)
 		if err != nil {
 			return split{}, err
 		}
-		fmt.Fprintf(os.Stderr, "  split %dx%d threads: %s\n", sp.workers, sp.threads, d.Round(time.Millisecond))
+		fmt.Fprintf(os.Stderr, "  split %s threads: %s\n", sp, d.Round(time.Millisecond))
 		if bestTime == 0 || d < bestTime {
 			best, bestTime = sp, d
 		}
@@ -345,23 +366,50 @@ func splitOptions(sp split) model.SessionOptions {
 }
 
 // runSplit times workers goroutines, each with its own session, pulling
-// the images from a shared queue. Sessions are created (and warmed on the
-// smallest image) before the clock starts, as convert's are.
-func runSplit(spec *model.Spec, data []byte, imgs []*image.NRGBA, workers int, so model.SessionOptions) (time.Duration, error) {
-	return runSessions(spec, data, imgs, workers, workers, so)
+// the images from a shared queue. Sessions are created before the clock
+// starts (convert pays for its own; the ceiling is inference alone).
+func runSplit(spec *model.Spec, data []byte, imgs []*image.NRGBA, sp split) (time.Duration, error) {
+	d, _, err := runSplitCPU(spec, data, imgs, sp)
+	return d, err
+}
+
+// runSplitCPU is runSplit that also returns the CPU time of the timed part.
+func runSplitCPU(spec *model.Spec, data []byte, imgs []*image.NRGBA, sp split) (wall, cpu time.Duration, err error) {
+	var wide *model.SessionOptions
+	if sp.wideLast {
+		so := splitOptions(split{1, sp.workers * sp.threads, false})
+		so.Spinning = false
+		wide = &so
+	}
+	return runSessionsCPU(spec, data, imgs, sp.workers, sp.workers, splitOptions(sp), wide)
 }
 
 // runSessions is runSplit with n sessions shared round-robin by the
-// workers (n = 1: one session that all workers run at once).
-func runSessions(spec *model.Spec, data []byte, imgs []*image.NRGBA, workers, n int, so model.SessionOptions) (time.Duration, error) {
+// workers (n = 1: one session that all workers run at once), and the last
+// image on a session of its own made with wide (when not nil).
+func runSessions(spec *model.Spec, data []byte, imgs []*image.NRGBA, workers, n int, so model.SessionOptions, wide *model.SessionOptions) (time.Duration, error) {
+	d, _, err := runSessionsCPU(spec, data, imgs, workers, n, so, wide)
+	return d, err
+}
+
+func runSessionsCPU(spec *model.Spec, data []byte, imgs []*image.NRGBA, workers, n int, so model.SessionOptions, wide *model.SessionOptions) (wall, cpu time.Duration, err error) {
 	own := make([]*model.Session, n)
 	for i := range own {
 		s, err := model.NewSession(spec, data, so)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		defer s.Close()
 		own[i] = s
+	}
+	var last *model.Session
+	if wide != nil {
+		s, err := model.NewSession(spec, data, *wide)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer s.Close()
+		last = s
 	}
 	sessions := make([]*model.Session, workers)
 	for i := range sessions {
@@ -372,15 +420,21 @@ func runSessions(spec *model.Spec, data []byte, imgs []*image.NRGBA, workers, n 
 		queue <- img
 	}
 	close(queue)
+	var left atomic.Int64
+	left.Store(int64(len(imgs)))
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for i, s := range sessions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for img := range queue {
-				if _, err := s.Run(context.Background(), img); err != nil {
+				run := s
+				if left.Add(-1) == 0 && last != nil {
+					run = last
+				}
+				if _, err := run.Run(context.Background(), img); err != nil {
 					errs[i] = err
 					return
 				}
@@ -388,15 +442,24 @@ func runSessions(spec *model.Spec, data []byte, imgs []*image.NRGBA, workers, n 
 		}()
 	}
 	wg.Wait()
-	return time.Since(start), errors.Join(errs...)
+	return time.Since(start), processCPU() - cpu0, errors.Join(errs...)
+}
+
+// processCPU is the CPU time this process has used so far (user + system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // endToEnd runs the real binary with convert's defaults and returns its
 // wall time, time to first output and peak RSS (the kernel's figure).
-func endToEnd(c config, dir string, size int) (wall, first time.Duration, peak int64, err error) {
+func endToEnd(c config, dir string, size int) (wall, cpu, first time.Duration, peak int64, err error) {
 	out, err := os.MkdirTemp("", "animegan-bench-out-")
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer os.RemoveAll(out)
 	args := []string{"convert", dir, "-o", out, "-m", c.model, "--max-size", strconv.Itoa(size), "-q"}
@@ -408,7 +471,7 @@ func endToEnd(c config, dir string, size int) (wall, first time.Duration, peak i
 	cmd.Stderr = &stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	firstCh := make(chan time.Duration, 1)
 	stop := make(chan struct{})
@@ -417,13 +480,14 @@ func endToEnd(c config, dir string, size int) (wall, first time.Duration, peak i
 	wall = time.Since(start)
 	close(stop)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("convert: %v\n%s", err, stderr.String())
+		return 0, 0, 0, 0, fmt.Errorf("convert: %v\n%s", err, stderr.String())
 	}
 	first = <-firstCh
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		peak = ru.Maxrss * 1024
 	}
-	return wall, first, peak, nil
+	cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return wall, cpu, first, peak, nil
 }
 
 // watchFirstOutput polls for the first finished (non-hidden) output file.
@@ -481,19 +545,21 @@ func torchReference(c config, dir string, size int) time.Duration {
 
 func printRows(rows []row) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "photos\tmax-size\timages\tceiling (ORT alone)\tsplit\tconvert\tratio\tfirst output\tpeak RSS\tPyTorch loop\tconvert vs PyTorch\t")
+	fmt.Fprintln(w, "photos\tmax-size\timages\tceiling (ORT alone)\tsplit\tconvert\tratio\tCPU ceiling\tCPU convert\tfirst output\tpeak RSS\tPyTorch loop\tconvert vs PyTorch\t")
 	for _, r := range rows {
 		torch, vs := "-", "-"
 		if r.torch > 0 {
 			torch = secs(r.torch)
 			vs = fmt.Sprintf("%.2fx", r.torch.Seconds()/r.convert.Seconds())
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\t%.3f\t%s\t%.2f GB\t%s\t%s\t\n",
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\t%.3f\t%s\t%s\t%s\t%.2f GB\t%s\t%s\t\n",
 			r.set, r.size, r.images, secs(r.ceiling), r.split, secs(r.convert),
-			r.ceiling.Seconds()/r.convert.Seconds(), secs(r.firstOutput), float64(r.peakRSS)/1e9, torch, vs)
+			r.ceiling.Seconds()/r.convert.Seconds(), secs(r.ceilingCPU), secs(r.convertCPU),
+			secs(r.firstOutput), float64(r.peakRSS)/1e9, torch, vs)
 	}
 	w.Flush()
 	fmt.Println("ratio = ceiling time / convert time (1.0: convert runs at the speed of the model alone);")
+	fmt.Println("CPU = user + system time of the timed part (the ceiling) or of the whole process (convert);")
 	fmt.Println("convert vs PyTorch = PyTorch loop time / convert time (throughput ratio).")
 }
 

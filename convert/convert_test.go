@@ -395,6 +395,9 @@ func TestSetupErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A file that reads as a model but names an operator ONNX Runtime does
+	// not have: only loading it into a session finds out.
+	unknownOp := bytes.ReplaceAll(swapInvert(t, modelgen.NHWC), []byte("\x22\x03Neg"), []byte("\x22\x03Ngx"))
 	cases := []struct {
 		name   string
 		mutate func(*convert.Options)
@@ -402,6 +405,7 @@ func TestSetupErrors(t *testing.T) {
 	}{
 		{"output is the input", func(o *convert.Options) { o.OutDir = in }, "is the input folder"},
 		{"invalid model", func(o *convert.Options) { o.ModelData = bad }, "exactly one image input"},
+		{"model ONNX Runtime rejects", func(o *convert.Options) { o.ModelData = unknownOp }, "model fixture: creating session"},
 		{"bad quality", func(o *convert.Options) { o.Quality = 101 }, "--quality"},
 		{"missing runtime", func(o *convert.Options) { o.ORTLib = "/nonexistent/libonnxruntime.so" }, ""},
 	}
@@ -422,6 +426,9 @@ func TestSetupErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q, want it to say %q", err, tc.want)
+			}
+			if _, err := os.Stat(o.OutDir); o.OutDir != in && err == nil {
+				t.Fatalf("the output folder was created before the setup error")
 			}
 		})
 	}

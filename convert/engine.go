@@ -26,9 +26,28 @@ type Engine struct {
 	budget   *Budget             // nil: no memory budget
 
 	mu          sync.Mutex
-	created     int // sessions made so far
+	created     int // sessions alive, the wide one included
 	maxSessions int // at most this many: Workers, or fewer under a budget
+	// The last photo of a run gets a session with a thread per core, made
+	// when first needed (wideClaimed) and kept in wideIdle between uses.
+	wideClaimed bool
+	wideIdle    chan *model.Session
 }
+
+// Turn says where an inference falls in the run, which decides how many
+// cores it may use.
+type Turn int
+
+const (
+	// Steady: other photos run beside this one or will start after it,
+	// so it keeps its worker's share of the cores.
+	Steady Turn = iota
+	// Last: no photo will start after this one. Run on a session with a
+	// thread per core, it takes over the cores the other workers leave as
+	// they finish, instead of ending the run on one core while the rest
+	// idle (with 2 workers x 1 thread, a lone photo takes twice as long).
+	Last
+)
 
 // EngineOptions are the per-photo settings.
 type EngineOptions struct {
@@ -47,6 +66,11 @@ type EngineOptions struct {
 	// MemBudget bounds the estimated memory of inferences in flight:
 	// 0 picks DefaultBudget, a negative value turns the budget off.
 	MemBudget int64
+	// First, when set, is a session made beforehand (to find out early
+	// whether ONNX Runtime can run the model). The engine takes it over
+	// as its first session if it has the settings the engine chose, and
+	// closes it otherwise.
+	First *model.Session
 }
 
 // NewEngine prepares up to one session per inference worker (none for
@@ -58,7 +82,15 @@ type EngineOptions struct {
 // admits fewer inferences than there are workers never pays for idle
 // sessions.
 func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) {
-	e := &Engine{spec: spec, data: data, opts: o, sessions: make(chan *model.Session, max(1, o.Workers)), maxSessions: o.Workers}
+	first := o.First
+	o.First = nil
+	defer func() {
+		if first != nil { // not taken over
+			first.Close()
+		}
+	}()
+	e := &Engine{spec: spec, data: data, opts: o, sessions: make(chan *model.Session, max(1, o.Workers)),
+		wideIdle: make(chan *model.Session, 1), maxSessions: o.Workers}
 	if o.MemBudget >= 0 && o.Workers > 0 {
 		limit, source := o.MemBudget, "--mem-budget"
 		if limit == 0 {
@@ -87,6 +119,12 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 			e.opts.Session.Spinning = e.maxSessions == 1
 		}
 	}
+	if first != nil && o.Workers > 0 && first.Options() == e.opts.Session {
+		e.created++
+		e.sessions <- first
+		first = nil
+		return e, nil
+	}
 	if o.Workers > 0 {
 		s, err := e.newSession()
 		if err != nil {
@@ -98,6 +136,12 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 }
 
 func (e *Engine) newSession() (*model.Session, error) {
+	return e.make(e.opts.Session)
+}
+
+// make creates a session with opts unless maxSessions are alive already
+// (nil, nil then).
+func (e *Engine) make(opts model.SessionOptions) (*model.Session, error) {
 	e.mu.Lock()
 	if e.created >= e.maxSessions {
 		e.mu.Unlock()
@@ -105,13 +149,79 @@ func (e *Engine) newSession() (*model.Session, error) {
 	}
 	e.created++
 	e.mu.Unlock()
-	s, err := model.NewSession(e.spec, e.data, e.opts.Session)
+	s, err := model.NewSession(e.spec, e.data, opts)
 	if err != nil {
 		e.mu.Lock()
 		e.created--
 		e.mu.Unlock()
 	}
 	return s, err
+}
+
+// LastSession says how the last photo of a run is inferred when it gets a
+// session of its own (ok false: on a worker's session like the others).
+func (e *Engine) LastSession() (so model.SessionOptions, ok bool) { return e.wideOptions() }
+
+// wideOptions are the last photo's session settings: every core, no
+// spinning (the other workers' runs may still share the cores).
+func (e *Engine) wideOptions() (model.SessionOptions, bool) {
+	so := e.opts.Session
+	cores := e.opts.Cores
+	if cores <= 0 || !e.opts.AutoThreads || so.IntraOpThreads >= cores || e.maxSessions < 2 {
+		return so, false
+	}
+	so.IntraOpThreads, so.Spinning = cores, false
+	return so, true
+}
+
+// wideSession returns the session for a last photo: the wide one, made on
+// first use in place of the idle per-worker sessions (no photo will need
+// those again, and closing them first keeps the sessions alive within what
+// the memory budget holds). nil when there is no wider split, or no room
+// for it: the photo then runs on a worker's session as usual.
+func (e *Engine) wideSession() *model.Session {
+	so, ok := e.wideOptions()
+	if !ok {
+		return nil
+	}
+	select {
+	case s := <-e.wideIdle:
+		return s
+	default:
+	}
+	e.mu.Lock()
+	claimed := e.wideClaimed
+	e.wideClaimed = true
+	e.mu.Unlock()
+	if claimed {
+		return nil // made, and in use by another last photo
+	}
+	e.closeIdle()
+	s, err := e.make(so)
+	if err != nil || s == nil {
+		// The photo still runs, on a per-worker session: one that cannot
+		// be made reports the error there.
+		e.mu.Lock()
+		e.wideClaimed = false
+		e.mu.Unlock()
+		return nil
+	}
+	return s
+}
+
+// closeIdle closes the per-worker sessions no inference is using.
+func (e *Engine) closeIdle() {
+	for {
+		select {
+		case s := <-e.sessions:
+			s.Close()
+			e.mu.Lock()
+			e.created--
+			e.mu.Unlock()
+		default:
+			return
+		}
+	}
 }
 
 // session takes an idle session, makes one while fewer than Workers exist,
@@ -163,6 +273,8 @@ func (e *Engine) Close() {
 	for {
 		select {
 		case s := <-e.sessions:
+			s.Close()
+		case s := <-e.wideIdle:
 			s.Close()
 		default:
 			return
@@ -256,12 +368,20 @@ var errTimeout = errors.New("per-image timeout")
 // per-image timeout, and returns the finished picture (output size, alpha
 // re-applied). Safe for as many concurrent callers as there are sessions;
 // more wait for one.
-func (e *Engine) Infer(ctx context.Context, d *Decoded) (*image.NRGBA, error) {
-	s, err := e.session(ctx)
-	if err != nil {
-		return nil, err
+func (e *Engine) Infer(ctx context.Context, d *Decoded, turn Turn) (*image.NRGBA, error) {
+	var s *model.Session
+	if turn == Last {
+		s = e.wideSession()
 	}
-	defer func() { e.sessions <- s }()
+	if s != nil {
+		defer func() { e.wideIdle <- s }()
+	} else {
+		var err error
+		if s, err = e.session(ctx); err != nil {
+			return nil, err
+		}
+		defer func() { e.sessions <- s }()
+	}
 	if e.opts.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, e.opts.Timeout, errTimeout)

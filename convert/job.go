@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"animegan/atomicfile"
@@ -48,6 +49,18 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
+	// ONNX Runtime first reads the model when a session is made: make the
+	// first one now, so that a model it rejects fails before the output
+	// folder is touched. The engine takes it over.
+	first, err := model.NewSession(spec, o.ModelData, o.SessionOptions())
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	defer func() {
+		if first != nil {
+			first.Close()
+		}
+	}()
 	outDir, err := prepareOutDir(o.OutDir, o.Inputs)
 	if err != nil {
 		return nil, err
@@ -79,6 +92,12 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 		targets = slices.DeleteFunc(targets, func(t Target) bool { return !o.Shard.Owns(t.Input) })
 	}
 	j.removeStale(targets)
+	j.settings = make(map[OutputFormat]string)
+	for _, t := range targets {
+		if _, ok := j.settings[t.Format]; !ok {
+			j.settings[t.Format] = fingerprint(&o, spec, t.Format)
+		}
+	}
 	pl := j.plan(ctx, targets)
 	r.Begin(pl.todo, pl.skipped, sum.Settings)
 	for _, f := range listing.Problems {
@@ -93,7 +112,9 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	}
 
 	if len(pl.leaders) > 0 {
-		if err := j.convert(ctx, pl.leaders); err != nil {
+		eo := o.engineOptions()
+		eo.First, first = first, nil
+		if err := j.convert(ctx, pl.leaders, eo); err != nil {
 			return nil, err
 		}
 	}
@@ -164,6 +185,10 @@ type job struct {
 	manifest *Manifest
 	reporter Reporter
 	sum      *Summary
+	// settings is each output format's fingerprint of the settings its
+	// outputs depend on. Hashing the model is the costly part, so it is
+	// done once per format, not once per photo.
+	settings map[OutputFormat]string
 }
 
 // removeStale deletes temp files a killed run left in the folders this
@@ -217,12 +242,15 @@ type inferred struct {
 }
 
 // convert runs the leaders through the decode → infer → encode pipeline.
-func (j *job) convert(ctx context.Context, leaders []*task) error {
-	eng, err := NewEngine(j.spec, j.opts.ModelData, j.opts.engineOptions())
+func (j *job) convert(ctx context.Context, leaders []*task, eo EngineOptions) error {
+	eng, err := NewEngine(j.spec, j.opts.ModelData, eo)
 	if err != nil {
 		return &SetupError{err}
 	}
 	defer eng.Close()
+	if so, ok := eng.LastSession(); ok {
+		j.reporter.Logf("the last photo to start runs on a session of its own with %d intra-op threads, to use the cores the other workers leave", so.IntraOpThreads)
+	}
 	if b := eng.Budget(); b != nil {
 		worst := b.Cost.Bytes(eng.worstPixels())
 		j.reporter.Logf("memory budget %s (%s); one inference ≈ %s, %s at the largest size; %d of %d inference workers can run at once; sessions: %s",
@@ -234,16 +262,20 @@ func (j *job) convert(ctx context.Context, leaders []*task) error {
 		}()
 	}
 	cfg := pipeline.Config{Decoders: j.opts.Jobs.Decode, Inferers: j.opts.Jobs.Infer, Encoders: j.opts.Jobs.Encode}
+	left := newCountdown(len(leaders))
 	stages := pipeline.Stages[*task, *decoded, *inferred]{
 		Decode: func(_ context.Context, t *task) (*decoded, error) {
 			d, err := eng.Decode(t.Path, t.Format == FormatPNG)
+			if err != nil {
+				left.drop()
+			}
 			return &decoded{t, d}, err
 		},
 		Admit: func(ctx context.Context, d *decoded) (func(), error) {
 			return eng.Admit(ctx, d.Decoded)
 		},
 		Infer: func(ctx context.Context, d *decoded) (*inferred, error) {
-			img, err := eng.Infer(ctx, d.Decoded)
+			img, err := eng.Infer(ctx, d.Decoded, left.start())
 			return &inferred{d.t, img}, err
 		},
 		Encode: func(_ context.Context, in *inferred) error {
@@ -272,6 +304,28 @@ func (j *job) convert(ctx context.Context, leaders []*task) error {
 }
 
 var errFailFast = errors.New("stopped by --fail-fast")
+
+// countdown tells the inference that starts the last photo of a run. It
+// only ever overestimates what is left (a photo that fails after decoding
+// still counts), so a photo it calls Last really is the last to start.
+type countdown struct{ left atomic.Int64 }
+
+func newCountdown(n int) *countdown {
+	c := &countdown{}
+	c.left.Store(int64(n))
+	return c
+}
+
+// drop counts a photo that will never reach inference.
+func (c *countdown) drop() { c.left.Add(-1) }
+
+// start counts a photo starting inference and says whether it is the last.
+func (c *countdown) start() Turn {
+	if c.left.Add(-1) == 0 {
+		return Last
+	}
+	return Steady
+}
 
 // write encodes a result into its output file atomically, journals it and
 // gives identical inputs their copies.

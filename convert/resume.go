@@ -100,7 +100,7 @@ func (j *job) identify(t *task) error {
 		return fmt.Errorf("is a directory, not an image")
 	}
 	t.size, t.modTime = info.Size(), info.ModTime().UnixNano()
-	t.settings = fingerprint(j.opts, j.spec, t.Format)
+	t.settings = j.settings[t.Format]
 	rec, ok := j.manifest.Lookup(t.OutRel)
 	if ok && !j.opts.Overwrite && rec.Settings == t.settings && rec.Input == t.Path &&
 		rec.Size == t.size && rec.ModTime == t.modTime && j.outputIntact(t, rec) {

@@ -276,7 +276,7 @@ func stagesFor(eng *convert.Engine, want convert.OutputFormat) pipeline.Stages[s
 			return eng.Admit(ctx, d.Decoded)
 		},
 		Infer: func(ctx context.Context, d *decoded) (*inferred, error) {
-			img, err := eng.Infer(ctx, d.Decoded)
+			img, err := eng.Infer(ctx, d.Decoded, convert.Steady)
 			return &inferred{img, d.format}, err
 		},
 		Encode: func(_ context.Context, in *inferred) error {

@@ -54,12 +54,8 @@ func runInspect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	spec, err := model.Inspect(mdl.name, mdl.data, mdl.overrides)
+	spec, err := mdl.verifiedSpec()
 	if err != nil {
-		return err
-	}
-	// Inspect reads only the file; loading it proves ONNX Runtime can run it.
-	if err := model.Verify(spec, mdl.data); err != nil {
 		return err
 	}
 	opts := convert.Options{Jobs: jobs, Threads: c.Int("threads")}

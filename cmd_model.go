@@ -48,6 +48,20 @@ func loadModel(c *cli.Context) (modelChoice, error) {
 	return mc, nil
 }
 
+// verifiedSpec detects the model's convention and has ONNX Runtime load it
+// once, for the commands that make no session of their own (inspect, the
+// profile parent): Inspect reads only the file.
+func (m modelChoice) verifiedSpec() (*model.Spec, error) {
+	spec, err := model.Inspect(m.name, m.data, m.overrides)
+	if err != nil {
+		return nil, err
+	}
+	if err := model.Verify(spec, m.data); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
 // modelAndJobs reads what every model-running command needs first: the
 // model (with its overrides) and -j.
 func modelAndJobs(c *cli.Context) (modelChoice, convert.Jobs, error) {

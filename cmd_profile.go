@@ -180,11 +180,7 @@ func runProfile(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	spec, err := model.Inspect(mdl.name, mdl.data, mdl.overrides)
-	if err != nil {
-		return err
-	}
-	if err := model.Verify(spec, mdl.data); err != nil {
+	if _, err := mdl.verifiedSpec(); err != nil {
 		return err
 	}
 	if !po.quiet {

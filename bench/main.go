@@ -270,7 +270,7 @@ func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (r
 	}
 	r.split = best.String()
 	for range max(1, c.reps) {
-		ceil, ceilCPU, err := runSplitCPU(spec, data, imgs, best)
+		ceil, ceilCPU, err := runSplit(spec, data, imgs, best)
 		if err != nil {
 			return r, err
 		}
@@ -346,7 +346,7 @@ func bestSplit(spec *model.Spec, data []byte, imgs []*image.NRGBA) (split, error
 		}
 	}
 	for _, sp := range splits {
-		d, err := runSplit(spec, data, imgs, sp)
+		d, _, err := runSplit(spec, data, imgs, sp)
 		if err != nil {
 			return split{}, err
 		}
@@ -366,33 +366,23 @@ func splitOptions(sp split) model.SessionOptions {
 }
 
 // runSplit times workers goroutines, each with its own session, pulling
-// the images from a shared queue. Sessions are created before the clock
-// starts (convert pays for its own; the ceiling is inference alone).
-func runSplit(spec *model.Spec, data []byte, imgs []*image.NRGBA, sp split) (time.Duration, error) {
-	d, _, err := runSplitCPU(spec, data, imgs, sp)
-	return d, err
-}
-
-// runSplitCPU is runSplit that also returns the CPU time of the timed part.
-func runSplitCPU(spec *model.Spec, data []byte, imgs []*image.NRGBA, sp split) (wall, cpu time.Duration, err error) {
+// the images from a shared queue, and returns the wall and CPU time of the
+// timed part. Sessions are created before the clock starts (convert pays
+// for its own; the ceiling is inference alone).
+func runSplit(spec *model.Spec, data []byte, imgs []*image.NRGBA, sp split) (wall, cpu time.Duration, err error) {
 	var wide *model.SessionOptions
 	if sp.wideLast {
 		so := splitOptions(split{1, sp.workers * sp.threads, false})
 		so.Spinning = false
 		wide = &so
 	}
-	return runSessionsCPU(spec, data, imgs, sp.workers, sp.workers, splitOptions(sp), wide)
+	return runSessions(spec, data, imgs, sp.workers, sp.workers, splitOptions(sp), wide)
 }
 
 // runSessions is runSplit with n sessions shared round-robin by the
 // workers (n = 1: one session that all workers run at once), and the last
 // image on a session of its own made with wide (when not nil).
-func runSessions(spec *model.Spec, data []byte, imgs []*image.NRGBA, workers, n int, so model.SessionOptions, wide *model.SessionOptions) (time.Duration, error) {
-	d, _, err := runSessionsCPU(spec, data, imgs, workers, n, so, wide)
-	return d, err
-}
-
-func runSessionsCPU(spec *model.Spec, data []byte, imgs []*image.NRGBA, workers, n int, so model.SessionOptions, wide *model.SessionOptions) (wall, cpu time.Duration, err error) {
+func runSessions(spec *model.Spec, data []byte, imgs []*image.NRGBA, workers, n int, so model.SessionOptions, wide *model.SessionOptions) (wall, cpu time.Duration, err error) {
 	own := make([]*model.Session, n)
 	for i := range own {
 		s, err := model.NewSession(spec, data, so)

@@ -54,7 +54,7 @@ func compareSessions(spec *model.Spec, data []byte, set photoSet, size int) erro
 		if t.shared {
 			n = 1
 		}
-		d, err := runSessions(spec, data, imgs, t.w, n, t.so, nil)
+		d, _, err := runSessions(spec, data, imgs, t.w, n, t.so, nil)
 		if err != nil {
 			return err
 		}

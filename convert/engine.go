@@ -136,12 +136,12 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 }
 
 func (e *Engine) newSession() (*model.Session, error) {
-	return e.make(e.opts.Session)
+	return e.newSessionWith(e.opts.Session)
 }
 
-// make creates a session with opts unless maxSessions are alive already
-// (nil, nil then).
-func (e *Engine) make(opts model.SessionOptions) (*model.Session, error) {
+// newSessionWith creates a session with opts unless maxSessions are alive
+// already (nil, nil then).
+func (e *Engine) newSessionWith(opts model.SessionOptions) (*model.Session, error) {
 	e.mu.Lock()
 	if e.created >= e.maxSessions {
 		e.mu.Unlock()
@@ -197,7 +197,7 @@ func (e *Engine) wideSession() *model.Session {
 		return nil // made, and in use by another last photo
 	}
 	e.closeIdle()
-	s, err := e.make(so)
+	s, err := e.newSessionWith(so)
 	if err != nil || s == nil {
 		// The photo still runs, on a per-worker session: one that cannot
 		// be made reports the error there.

@@ -56,6 +56,7 @@ type config struct {
 	only     string
 	arenaExp bool
 	reps     int
+	minTime  time.Duration
 }
 
 func main() {
@@ -70,7 +71,8 @@ func main() {
 	flag.BoolVar(&c.torch, "torch", true, "also run the PyTorch reference when python3-torch is installed")
 	flag.StringVar(&c.ortLib, "ort-lib", "", "ONNX Runtime library (default: as animegan finds it)")
 	flag.StringVar(&c.only, "set", "", "measure only this photo set (generated or shared)")
-	flag.IntVar(&c.reps, "reps", 2, "time the ceiling and convert this many times each, alternating, and keep each one's best: the least disturbed by other load")
+	flag.IntVar(&c.reps, "reps", 2, "time the ceiling and convert at least this many times each, alternating, and keep each one's best: the least disturbed by other load")
+	flag.DurationVar(&c.minTime, "min-time", 60*time.Second, "and repeat until the ceiling's runs add up to this much (short batches are noisier; at most 12 runs)")
 	flag.BoolVar(&c.arenaExp, "sessions", false, "instead: compare session settings (arena, threads) at the first size")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -241,16 +243,18 @@ func naturalLess(a, b string) int {
 
 // row is one line of the report.
 type row struct {
-	set          string
-	size, images int
-	split        string
-	ceiling      time.Duration // ORT alone, best split
-	ceilingCPU   time.Duration // the CPU time it took (user + system)
-	convertCPU   time.Duration
-	convert      time.Duration // end to end
-	firstOutput  time.Duration
-	peakRSS      int64
-	torch        time.Duration // 0 when not measured
+	set                          string
+	size, images                 int
+	split                        string
+	ceiling                      time.Duration // ORT alone, best split
+	ceilingCPU                   time.Duration // the CPU time it took (user + system)
+	runs                         int           // timed runs of each
+	ceilingMedian, convertMedian time.Duration
+	convertCPU                   time.Duration
+	convert                      time.Duration // end to end
+	firstOutput                  time.Duration
+	peakRSS                      int64
+	torch                        time.Duration // 0 when not measured
 }
 
 func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (row, error) {
@@ -263,13 +267,16 @@ func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (r
 	// Pick the best worker/thread split once, then time it and convert
 	// alternately, the same number of times each, keeping each one's best:
 	// on a shared machine the fastest run is the one least disturbed, and
-	// both get as many chances at it.
+	// both get as many chances at it. A short batch is repeated more: its
+	// run-to-run noise is as large as what is measured. The medians are
+	// kept too, as a second estimate.
 	best, err := bestSplit(spec, data, imgs)
 	if err != nil {
 		return r, err
 	}
 	r.split = best.String()
-	for range max(1, c.reps) {
+	var ceils, convs []time.Duration
+	for i := 0; i < max(1, c.reps) || (sum(ceils) < c.minTime && i < 12); i++ {
 		ceil, ceilCPU, err := runSplit(spec, data, imgs, best)
 		if err != nil {
 			return r, err
@@ -286,7 +293,9 @@ func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (r
 			r.convert, r.convertCPU, r.firstOutput = conv, convCPU, first
 		}
 		r.peakRSS = max(r.peakRSS, peak)
+		ceils, convs = append(ceils, ceil), append(convs, conv)
 	}
+	r.runs, r.ceilingMedian, r.convertMedian = len(ceils), median(ceils), median(convs)
 	if c.torch {
 		r.torch = torchReference(c, set.dir, size)
 	}
@@ -535,22 +544,42 @@ func torchReference(c config, dir string, size int) time.Duration {
 
 func printRows(rows []row) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "photos\tmax-size\timages\tceiling (ORT alone)\tsplit\tconvert\tratio\tCPU ceiling\tCPU convert\tfirst output\tpeak RSS\tPyTorch loop\tconvert vs PyTorch\t")
+	fmt.Fprintln(w, "photos\tmax-size\timages\tceiling (ORT alone)\tsplit\tconvert\tratio\truns\tratio of medians\tCPU ceiling\tCPU convert\tfirst output\tpeak RSS\tPyTorch loop\tconvert vs PyTorch\t")
 	for _, r := range rows {
 		torch, vs := "-", "-"
 		if r.torch > 0 {
 			torch = secs(r.torch)
 			vs = fmt.Sprintf("%.2fx", r.torch.Seconds()/r.convert.Seconds())
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\t%.3f\t%s\t%s\t%s\t%.2f GB\t%s\t%s\t\n",
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\t%.3f\t%d\t%.3f\t%s\t%s\t%s\t%.2f GB\t%s\t%s\t\n",
 			r.set, r.size, r.images, secs(r.ceiling), r.split, secs(r.convert),
-			r.ceiling.Seconds()/r.convert.Seconds(), secs(r.ceilingCPU), secs(r.convertCPU),
+			r.ceiling.Seconds()/r.convert.Seconds(), r.runs, r.ceilingMedian.Seconds()/r.convertMedian.Seconds(),
+			secs(r.ceilingCPU), secs(r.convertCPU),
 			secs(r.firstOutput), float64(r.peakRSS)/1e9, torch, vs)
 	}
 	w.Flush()
-	fmt.Println("ratio = ceiling time / convert time (1.0: convert runs at the speed of the model alone);")
+	fmt.Println("ratio = ceiling time / convert time, each the best of its runs (1.0: convert runs at the speed of the model alone);")
+	fmt.Println("ratio of medians = the same with each one's median run;")
 	fmt.Println("CPU = user + system time of the timed part (the ceiling) or of the whole process (convert);")
 	fmt.Println("convert vs PyTorch = PyTorch loop time / convert time (throughput ratio).")
+}
+
+func sum(ds []time.Duration) (t time.Duration) {
+	for _, d := range ds {
+		t += d
+	}
+	return t
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(ds))
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

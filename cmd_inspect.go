@@ -127,7 +127,7 @@ func writeSpec(out io.Writer, s *model.Spec, jobs convert.Jobs, so model.Session
 	}
 	row("workers", "decode:infer:encode %s", jobs)
 	row("session", "%s (per inference worker)", so)
-	row("runtime", "ONNX Runtime %s from %s", rt.Version, rt.Library)
+	row("runtime", "ONNX Runtime %s from %s, %s", rt.Version, rt.Library, rt.TelemetryState())
 	if g, err := s.Fit(4032, 3024, convert.DefaultMaxSide); err == nil {
 		row("example", "a 4032x3024 photo at --max-size %d is fed as %dx%d", convert.DefaultMaxSide, g.ModelW, g.ModelH)
 	}

@@ -25,7 +25,7 @@ func versionCommand() *cli.Command {
 				fmt.Fprintf(w, "onnxruntime: not loaded\n")
 				return err
 			}
-			fmt.Fprintf(w, "onnxruntime %s (%s)\n", rt.Version, rt.Library)
+			fmt.Fprintf(w, "onnxruntime %s (%s), %s\n", rt.Version, rt.Library, rt.TelemetryState())
 			return nil
 		},
 	}

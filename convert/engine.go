@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"animegan/imageio"
 	"animegan/model"
 )
@@ -66,11 +68,12 @@ type EngineOptions struct {
 	// MemBudget bounds the estimated memory of inferences in flight:
 	// 0 picks DefaultBudget, a negative value turns the budget off.
 	MemBudget int64
-	// First, when set, is a session made beforehand (to find out early
-	// whether ONNX Runtime can run the model). The engine takes it over
-	// as its first session if it has the settings the engine chose, and
-	// closes it otherwise.
-	First *model.Session
+	// Made are sessions made beforehand with one set of settings: to find
+	// out early whether ONNX Runtime can run the model, and to make them on
+	// every core at once (see MakeSessions). The engine takes over as many
+	// as it would make itself when they have the settings it chose, and
+	// closes the rest.
+	Made []*model.Session
 }
 
 // NewEngine prepares up to one session per inference worker (none for
@@ -82,11 +85,11 @@ type EngineOptions struct {
 // admits fewer inferences than there are workers never pays for idle
 // sessions.
 func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) {
-	first := o.First
-	o.First = nil
+	made := o.Made
+	o.Made = nil
 	defer func() {
-		if first != nil { // not taken over
-			first.Close()
+		for _, s := range made { // not taken over
+			s.Close()
 		}
 	}()
 	e := &Engine{spec: spec, data: data, opts: o, sessions: make(chan *model.Session, max(1, o.Workers)),
@@ -119,13 +122,12 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 			e.opts.Session.Spinning = e.maxSessions == 1
 		}
 	}
-	if first != nil && o.Workers > 0 && first.Options() == e.opts.Session {
+	for len(made) > 0 && e.created < e.maxSessions && made[0].Options() == e.opts.Session {
 		e.created++
-		e.sessions <- first
-		first = nil
-		return e, nil
+		e.sessions <- made[0]
+		made = made[1:]
 	}
-	if o.Workers > 0 {
+	if e.created == 0 && o.Workers > 0 {
 		s, err := e.newSession()
 		if err != nil {
 			return nil, err
@@ -133,6 +135,30 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 		e.sessions <- s
 	}
 	return e, nil
+}
+
+// MakeSessions makes n sessions at once. ONNX Runtime builds a session on
+// the calling thread, so made one after the other the first worker's would
+// keep the other cores idle, and the second worker would start only after
+// its own was made.
+func MakeSessions(spec *model.Spec, data []byte, so model.SessionOptions, n int) ([]*model.Session, error) {
+	made := make([]*model.Session, max(1, n))
+	var g errgroup.Group
+	for i := range made {
+		g.Go(func() (err error) {
+			made[i], err = model.NewSession(spec, data, so)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		for _, s := range made {
+			if s != nil {
+				s.Close()
+			}
+		}
+		return nil, err
+	}
+	return made, nil
 }
 
 func (e *Engine) newSession() (*model.Session, error) {

@@ -3,6 +3,7 @@ package convert
 import (
 	"context"
 	"image"
+	"slices"
 	"testing"
 
 	"animegan/internal/ortest"
@@ -181,37 +182,54 @@ func equalPixels(a, b *image.NRGBA) bool {
 	return true
 }
 
-// TestFirstSession: the engine takes over a session made beforehand when it
-// has the settings the engine chose, and makes its own otherwise.
-func TestFirstSession(t *testing.T) {
+// TestMadeSessions: the engine takes over sessions made beforehand when they
+// have the settings it chose, as many as it would make itself, and makes
+// its own otherwise.
+func TestMadeSessions(t *testing.T) {
 	spec, data := fixtureModel(t)
 	steady := model.DefaultSessionOptions(2, 2)
+	other := model.SessionOptions{IntraOpThreads: 2, InterOpThreads: 1, MemArena: true}
 	tests := []struct {
 		name      string
 		made      model.SessionOptions
-		wantTaken bool
+		n         int
+		wantTaken int
 	}{
-		{"same settings", steady, true},
-		{"other threads", model.SessionOptions{IntraOpThreads: 2, InterOpThreads: 1, MemArena: true}, false},
+		{"one, same settings", steady, 1, 1},
+		{"one per worker", steady, 2, 2},
+		{"more than workers", steady, 3, 2},
+		{"other threads", other, 2, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			first, err := model.NewSession(spec, data, tt.made)
+			made, err := MakeSessions(spec, data, tt.made, tt.n)
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := NewEngine(spec, data, EngineOptions{MaxSide: 64, Workers: 2, Cores: 2, Session: steady, MemBudget: -1, First: first})
+			if len(made) != tt.n {
+				t.Fatalf("MakeSessions made %d sessions, want %d", len(made), tt.n)
+			}
+			e, err := NewEngine(spec, data, EngineOptions{MaxSide: 64, Workers: 2, Cores: 2, Session: steady, MemBudget: -1, Made: slices.Clone(made)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer e.Close()
-			s := <-e.sessions
-			e.sessions <- s
-			if taken := s == first; taken != tt.wantTaken {
-				t.Fatalf("first session taken over: %v, want %v", taken, tt.wantTaken)
+			var idle []*model.Session
+			for len(e.sessions) > 0 {
+				idle = append(idle, <-e.sessions)
 			}
-			if e.created != 1 {
-				t.Fatalf("%d sessions alive, want 1", e.created)
+			taken := 0
+			for _, s := range idle {
+				if slices.Contains(made, s) {
+					taken++
+				}
+				e.sessions <- s
+			}
+			if taken != tt.wantTaken {
+				t.Errorf("%d sessions taken over, want %d", taken, tt.wantTaken)
+			}
+			if want := max(tt.wantTaken, 1); e.created != want || len(idle) != want {
+				t.Errorf("%d sessions alive, %d idle, want %d", e.created, len(idle), want)
 			}
 			if _, err := e.Infer(context.Background(), fixturePhoto(t), Steady); err != nil {
 				t.Fatal(err)

@@ -50,15 +50,17 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 		return nil, &SetupError{err}
 	}
 	// ONNX Runtime first reads the model when a session is made: make the
-	// first one now, so that a model it rejects fails before the output
-	// folder is touched. The engine takes it over.
-	first, err := model.NewSession(spec, o.ModelData, o.SessionOptions())
+	// workers' sessions now, one per core at most, so that a model it
+	// rejects fails before the output folder is touched. The engine takes
+	// them over.
+	so := o.SessionOptions()
+	made, err := MakeSessions(spec, o.ModelData, so, min(o.Jobs.Infer, o.Cores/so.IntraOpThreads))
 	if err != nil {
 		return nil, &SetupError{err}
 	}
 	defer func() {
-		if first != nil {
-			first.Close()
+		for _, s := range made {
+			s.Close()
 		}
 	}()
 	outDir, err := prepareOutDir(o.OutDir, o.Inputs)
@@ -113,7 +115,7 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 
 	if len(pl.leaders) > 0 {
 		eo := o.engineOptions()
-		eo.First, first = first, nil
+		eo.Made, made = made, nil
 		if err := j.convert(ctx, pl.leaders, eo); err != nil {
 			return nil, err
 		}
@@ -167,6 +169,7 @@ func settingsOf(o *Options, spec *model.Spec, rt *model.Runtime, outDir string) 
 		Shard:        o.Shard.String(),
 		ORTVersion:   rt.Version,
 		ORTLibrary:   rt.Library,
+		ORTTelemetry: rt.TelemetryState(),
 		IntraThreads: o.SessionOptions().IntraOpThreads,
 	}
 	if s.Format == "" {

@@ -64,7 +64,7 @@ func (p *Printer) Begin(todo, skipped int, s Settings) {
 	if p.Verbosity >= Verbose {
 		fmt.Fprintf(p.W, "model %s (%s, %s, multiple %d%s)\n", s.Model, s.Layout, s.Range, s.Multiple, fixedNote(s.FixedSize))
 		fmt.Fprintf(p.W, "workers decode:infer:encode %d:%d:%d; %s\n", s.Jobs.Decode, s.Jobs.Infer, s.Jobs.Encode, s.Session)
-		fmt.Fprintf(p.W, "onnxruntime %s from %s\n", s.ORTVersion, s.ORTLibrary)
+		fmt.Fprintf(p.W, "onnxruntime %s from %s, %s\n", s.ORTVersion, s.ORTLibrary, s.ORTTelemetry)
 	}
 	if p.Verbosity >= Normal && skipped > 0 {
 		fmt.Fprintf(p.W, "%d up to date in %s (use --overwrite to redo them)\n", skipped, s.OutputDir)

@@ -71,6 +71,7 @@ type Settings struct {
 	Shard        string  `json:"shard"` // "all", or "K/N"
 	ORTVersion   string  `json:"onnxruntime_version"`
 	ORTLibrary   string  `json:"onnxruntime_library"`
+	ORTTelemetry string  `json:"onnxruntime_telemetry"`
 	IntraThreads int     `json:"intra_op_threads"`
 }
 

@@ -15,6 +15,13 @@ import (
 // library, consulted after an explicit --ort-lib.
 const LibraryEnv = "ONNXRUNTIME_LIB"
 
+// TelemetryEnv is ONNX Runtime's own switch for the usage telemetry its
+// official Linux builds send since 1.29 (an uploader, a device id under
+// ~/.cache/Microsoft and a /tmp/mat-debug-PID.log per process). A batch tool
+// should not report on its user unasked, so Load turns it off unless the
+// user has set the variable themselves; ORT reads it once, at start-up.
+const TelemetryEnv = "ORT_DISABLE_TELEMETRY"
+
 // libraryFile is the name scripts/install-onnxruntime.sh installs under lib/.
 const libraryFile = "libonnxruntime.so.1"
 
@@ -53,6 +60,27 @@ func LibraryCandidates(explicit string) []Candidate {
 	}
 	c = append(c, Candidate{libraryFile, "system loader"}, Candidate{"libonnxruntime.so", "system loader"})
 	return dedupe(c)
+}
+
+// telemetryWanted reports whether the user asked for ORT's telemetry and,
+// when they did not say, sets TelemetryEnv so that ORT starts without it.
+// os.Setenv reaches the C environment ORT reads, as the binary uses cgo.
+func telemetryWanted() bool {
+	v, set := os.LookupEnv(TelemetryEnv)
+	if !set {
+		os.Setenv(TelemetryEnv, "1")
+		return false
+	}
+	return strings.TrimSpace(v) != "1"
+}
+
+// TelemetryState says in a few words what ORT's telemetry is doing, for
+// version, inspect and --verbose.
+func (r *Runtime) TelemetryState() string {
+	if r.Telemetry {
+		return "telemetry left to ONNX Runtime (" + TelemetryEnv + "=" + os.Getenv(TelemetryEnv) + ")"
+	}
+	return "telemetry off"
 }
 
 func dedupe(cs []Candidate) []Candidate {
@@ -94,8 +122,9 @@ func (e *LoadError) Error() string {
 // environment, so there is at most one Runtime per process; Load returns the
 // same one to every caller once it has succeeded.
 type Runtime struct {
-	Library string // the path that loaded
-	Version string // ONNX Runtime's own version string
+	Library   string // the path that loaded
+	Version   string // ONNX Runtime's own version string
+	Telemetry bool   // whether the user opted in to ORT's telemetry (TelemetryEnv set to anything but 1)
 }
 
 var (
@@ -112,6 +141,7 @@ func Load(explicit string) (*Runtime, error) {
 	if loaded != nil {
 		return loaded, nil
 	}
+	telemetry := telemetryWanted()
 	var tried []Attempt
 	for _, c := range LibraryCandidates(explicit) {
 		// ORT logs only fatal errors: every failure it reports reaches the user
@@ -129,7 +159,12 @@ func Load(explicit string) (*Runtime, error) {
 			tried = append(tried, Attempt{c, err})
 			continue
 		}
-		loaded = &Runtime{Library: c.Path, Version: ort.GetVersion()}
+		if !telemetry {
+			// Older builds ignore the variable but honour the API; an error
+			// here only means there was nothing to turn off.
+			_ = ort.DisableTelemetry()
+		}
+		loaded = &Runtime{Library: c.Path, Version: ort.GetVersion(), Telemetry: telemetry}
 		return loaded, nil
 	}
 	if len(tried) == 0 {

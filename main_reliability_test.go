@@ -99,11 +99,17 @@ type jsonSummary struct {
 
 func parseSummary(t *testing.T, stdout string) jsonSummary {
 	t.Helper()
-	var s jsonSummary
-	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+	return parseJSON[jsonSummary](t, stdout)
+}
+
+// parseJSON decodes a --json summary into the fields a test reads.
+func parseJSON[T any](t *testing.T, stdout string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(stdout), &v); err != nil {
 		t.Fatalf("stdout is not the JSON summary: %v\n%s", err, stdout)
 	}
-	return s
+	return v
 }
 
 func writeModel(t *testing.T, dir string, spec modelgen.FixtureSpec) string {

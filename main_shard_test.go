@@ -90,11 +90,7 @@ func convertShard(t *testing.T, in, out, shard, sumDir string, extra ...string) 
 
 func parseShardSummary(t *testing.T, data string) shardSummary {
 	t.Helper()
-	var s shardSummary
-	if err := json.Unmarshal([]byte(data), &s); err != nil {
-		t.Fatalf("not a --json summary: %v\n%s", err, data)
-	}
-	return s
+	return parseJSON[shardSummary](t, data)
 }
 
 // shardPhotos writes n small distinct images below dir in nested folders.

@@ -70,7 +70,7 @@ type EngineOptions struct {
 	MemBudget int64
 	// Made are sessions made beforehand with one set of settings: to find
 	// out early whether ONNX Runtime can run the model, and to make them on
-	// every core at once (see MakeSessions). The engine takes over as many
+	// every core at once (see makeSessions). The engine takes over as many
 	// as it would make itself when they have the settings it chose, and
 	// closes the rest.
 	Made []*model.Session
@@ -137,11 +137,11 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 	return e, nil
 }
 
-// MakeSessions makes n sessions at once. ONNX Runtime builds a session on
+// makeSessions makes n sessions at once. ONNX Runtime builds a session on
 // the calling thread, so made one after the other the first worker's would
 // keep the other cores idle, and the second worker would start only after
 // its own was made.
-func MakeSessions(spec *model.Spec, data []byte, so model.SessionOptions, n int) ([]*model.Session, error) {
+func makeSessions(spec *model.Spec, data []byte, so model.SessionOptions, n int) ([]*model.Session, error) {
 	made := make([]*model.Session, max(1, n))
 	var g errgroup.Group
 	for i := range made {

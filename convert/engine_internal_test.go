@@ -202,12 +202,12 @@ func TestMadeSessions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			made, err := MakeSessions(spec, data, tt.made, tt.n)
+			made, err := makeSessions(spec, data, tt.made, tt.n)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(made) != tt.n {
-				t.Fatalf("MakeSessions made %d sessions, want %d", len(made), tt.n)
+				t.Fatalf("makeSessions made %d sessions, want %d", len(made), tt.n)
 			}
 			e, err := NewEngine(spec, data, EngineOptions{MaxSide: 64, Workers: 2, Cores: 2, Session: steady, MemBudget: -1, Made: slices.Clone(made)})
 			if err != nil {

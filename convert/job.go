@@ -54,7 +54,7 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	// rejects fails before the output folder is touched. The engine takes
 	// them over.
 	so := o.SessionOptions()
-	made, err := MakeSessions(spec, o.ModelData, so, min(o.Jobs.Infer, o.Cores/so.IntraOpThreads))
+	made, err := makeSessions(spec, o.ModelData, so, min(o.Jobs.Infer, o.Cores/so.IntraOpThreads))
 	if err != nil {
 		return nil, &SetupError{err}
 	}

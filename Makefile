@@ -16,7 +16,7 @@ CC       ?= cc
 TAGS     := $(shell printf '\#include <stdio.h>\n\#include <jpeglib.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibjpeg)
 SOURCES  := $(shell find . -name '*.go' -not -path './lib/*') go.mod go.sum model/builtin/cartoon.onnx
 
-.PHONY: demo test stress bench docs build ort vet fuzz clean
+.PHONY: demo test test-slurm stress bench docs build ort vet fuzz clean
 
 demo: build
 	./$(BIN) convert testdata/photos -o out
@@ -24,6 +24,13 @@ demo: build
 test: ort
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 30m ./...
+
+# deploy/slurm/convert.sbatch on a real one-node Slurm cluster the test starts
+# and stops (README "Slurm: a job array"); installs Debian's slurm-wlm and munge
+# when missing, so it runs as root.
+test-slurm: ort
+	./scripts/install-slurm.sh
+	ANIMEGAN_SLURM=1 $(GO) test -tags '$(TAGS)' -count=1 -timeout 20m -run '^TestSlurmCluster$$' -v .
 
 # The soak test at full size (2,000 images at -j 32); `make test` runs a smaller batch.
 stress: ort

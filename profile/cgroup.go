@@ -1,7 +1,6 @@
 package profile
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -9,11 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"animegan/internal/sysmem"
 )
 
-// Cgroup is a memory cgroup a child runs in (or the parent's own, read
-// for its limit). Only cgroup v2 cgroups are ever created; v1 ones are
-// read, never written.
+// Cgroup is a memory cgroup a level's child runs in, made by
+// NewLimitedCgroup. This process's own limit is read by sysmem.ReadLimit.
 type Cgroup struct {
 	Dir     string
 	V2      bool
@@ -32,19 +32,6 @@ func (c *Cgroup) Usage() (current, oomKills uint64) {
 	return
 }
 
-// Limit is the cgroup's memory limit, 0 when it has none.
-func (c *Cgroup) Limit() uint64 {
-	name := "memory.limit_in_bytes"
-	if c.V2 {
-		name = "memory.max"
-	}
-	v := readUint(filepath.Join(c.Dir, name))
-	if v >= 1<<62 { // v1 says "no limit" with a huge page-rounded number
-		return 0
-	}
-	return v
-}
-
 // Remove deletes a cgroup this package created; its processes must have
 // exited.
 func (c *Cgroup) Remove() error {
@@ -52,29 +39,6 @@ func (c *Cgroup) Remove() error {
 		return nil
 	}
 	return os.Remove(c.Dir)
-}
-
-// OwnCgroup finds the memory cgroup this process is in: the v2 one when
-// the unified hierarchy has the memory controller, else the v1 memory
-// one. nil when neither is found.
-func OwnCgroup() *Cgroup {
-	if dir, ok := ownV2(); ok {
-		if hasController(dir, "memory") {
-			return &Cgroup{Dir: dir, V2: true}
-		}
-	}
-	paths := procCgroups("/proc/self/cgroup")
-	if p, ok := paths["memory"]; ok {
-		for _, m := range mounts("cgroup") {
-			if _, err := os.Stat(filepath.Join(m, "memory.limit_in_bytes")); err == nil {
-				dir := filepath.Join(m, p)
-				if _, err := os.Stat(dir); err == nil {
-					return &Cgroup{Dir: dir}
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // NewLimitedCgroup creates a cgroup v2 child of this process's cgroup with
@@ -114,16 +78,11 @@ func NewLimitedCgroup(name string, limit uint64) (*Cgroup, error) {
 	return c, nil
 }
 
-// ownV2 is this process's cgroup v2 directory.
+// ownV2 is this process's cgroup v2 directory, as sysmem finds it.
 func ownV2() (string, bool) {
-	p, ok := procCgroups("/proc/self/cgroup")[""]
-	if !ok {
-		return "", false
-	}
-	for _, m := range mounts("cgroup2") {
-		dir := filepath.Join(m, p)
-		if _, err := os.Stat(filepath.Join(dir, "cgroup.controllers")); err == nil {
-			return dir, true
+	for _, cg := range (sysmem.Reader{}).Cgroups() {
+		if cg.Version == 2 {
+			return cg.Dir, true
 		}
 	}
 	return "", false
@@ -131,52 +90,6 @@ func ownV2() (string, bool) {
 
 func hasController(dir, name string) bool {
 	return slices.Contains(words(filepath.Join(dir, "cgroup.controllers")), name)
-}
-
-// procCgroups reads /proc/PID/cgroup into controller → path; the v2 entry
-// ("0::/path") is under "".
-func procCgroups(path string) map[string]string {
-	out := map[string]string{}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return out
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[0] == "0" && parts[1] == "" {
-			out[""] = parts[2]
-			continue
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			out[c] = parts[2]
-		}
-	}
-	return out
-}
-
-// mounts lists the mount points of a filesystem type from mountinfo.
-func mounts(fstype string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		pf, qf := strings.Fields(pre), strings.Fields(post)
-		if len(pf) >= 5 && len(qf) >= 1 && qf[0] == fstype {
-			out = append(out, pf[4])
-		}
-	}
-	return out
 }
 
 func words(path string) []string {

@@ -15,9 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shirou/gopsutil/v4/mem"
-
 	"animegan/convert"
+	"animegan/internal/sysmem"
 	"animegan/model"
 )
 
@@ -176,20 +175,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
+// memoryFor is what pressure is judged against: --mem-limit, else the
+// smallest limit on this process (its cgroup's or an ancestor's,
+// memory.high, RLIMIT_AS: convert's budget reads the same), else total RAM.
 func memoryFor(limit uint64) Memory {
-	var m Memory
-	if vm, err := mem.VirtualMemory(); err == nil {
-		m.Total = vm.Total
-	}
+	l := sysmem.ReadLimit()
+	m := Memory{Total: uint64(max(0, l.Total))}
 	switch {
 	case limit > 0:
 		m.Limit, m.LimitSource = limit, "--mem-limit"
 	default:
 		m.Limit, m.LimitSource = m.Total, "total RAM"
-		if cg := OwnCgroup(); cg != nil {
-			if l := cg.Limit(); l > 0 && l < m.Total {
-				m.Limit, m.LimitSource = l, "cgroup "+cg.Dir
-			}
+		if b, source := l.Bound(); b > 0 && (m.Total == 0 || uint64(b) < m.Total) {
+			m.Limit, m.LimitSource = uint64(b), source
 		}
 	}
 	return m

@@ -321,16 +321,46 @@ func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Mem
 		if l.Error == "" && waitErr != nil {
 			l.Error = waitErr.Error()
 		}
-	case result.Images == 0 && result.Failed > 0:
-		l.Status, l.Error = StatusFailed, "every image failed: "+result.FirstError
-	case result.Images == 0:
-		l.Status, l.Error = StatusTimeout, "not one image measured before --level-timeout"
-	case result.Stable:
-		l.Status = StatusOK
 	default:
-		l.Status = StatusUnstable
+		status, why := measuredStatus(result)
+		l.Status = status
+		if why != "" {
+			l.Error = why
+		}
+		if status == StatusTimeout {
+			// What a cut-off level did stays in its windows; it is no
+			// throughput to compare or print.
+			l.IPS, l.Spread = 0, 0
+		}
 	}
 	return l
+}
+
+// measuredStatus is the status of a level whose child ran to its end and
+// reported r, and the reason when it is not a measurement. A level cut
+// off by --level-timeout before StableWindows windows has no throughput
+// that the stability rule could vouch for: it is a timeout, whatever its
+// windows said.
+func measuredStatus(r *LevelResult) (status, why string) {
+	switch {
+	case r.Images == 0 && r.Failed > 0:
+		return StatusFailed, "every image failed: " + r.FirstError
+	case r.Images == 0:
+		return StatusTimeout, "not one image measured before --level-timeout"
+	case r.TimedOut && len(r.Windows) < StableWindows:
+		return StatusTimeout, fmt.Sprintf("--level-timeout cut the level after %d measurement window%s (%d images); a throughput needs %d",
+			len(r.Windows), plural(len(r.Windows)), r.Images, StableWindows)
+	case r.Stable:
+		return StatusOK, ""
+	}
+	return StatusUnstable, ""
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 func (l *Level) fill(r *LevelResult) {

@@ -83,39 +83,60 @@ func TestConvertBudgetUnderUlimitV(t *testing.T) {
 
 // TestProfileLimitInV1Cgroup: profile, run in a 3 GiB cgroup v1 without
 // --mem-limit, judges pressure against that limit and names it, and each
-// level's convert budget is 75% of it.
+// level's convert budget is 75% of it. With --mem-limit 2GiB, each level
+// runs in a cgroup v1 of its own below it, limited to 2 GiB.
 func TestProfileLimitInV1Cgroup(t *testing.T) {
 	ortest.Init(t)
 	const gib = int64(1 << 30)
 	in := t.TempDir()
 	pngFile(t, filepath.Join(in, "a.png"), 40, 30)
 	g := cgtest.V1Memory(t, nil, "profile", 3*gib)
-	js := filepath.Join(t.TempDir(), "p.json")
-	cmd := g.Command(binary, "profile", in, "--sweep", "1", "--max-size", "32", "--window", "100ms",
-		"--max-windows", "3", "--json", js)
-	cmd.Env = append(cmd.Environ(), "ONNXRUNTIME_LIB="+ortest.LibraryPath())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	data, err := os.ReadFile(js)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := parseJSON[struct {
+	type report struct {
 		Memory struct {
 			Limit  int64  `json:"limit_bytes"`
 			Source string `json:"limit_source"`
 		} `json:"memory"`
+		Cgroup string `json:"cgroup"`
 		Levels []struct {
+			Status string `json:"status"`
 			Budget *struct {
 				Limit int64 `json:"limit_bytes"`
 			} `json:"memory_budget"`
 		} `json:"levels"`
-	}](t, string(data))
+	}
+	profile := func(extra ...string) report {
+		js := filepath.Join(t.TempDir(), "p.json")
+		cmd := g.Command(binary, append([]string{"profile", in, "--sweep", "1", "--max-size", "32", "--window", "100ms",
+			"--max-windows", "3", "--json", js}, extra...)...)
+		cmd.Env = append(cmd.Environ(), "ONNXRUNTIME_LIB="+ortest.LibraryPath())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		data, err := os.ReadFile(js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := parseJSON[report](t, string(data))
+		if len(res.Levels) != 1 || res.Levels[0].Budget == nil || (res.Levels[0].Status != "ok" && res.Levels[0].Status != "unstable") {
+			t.Fatalf("levels %s", data)
+		}
+		return res
+	}
+
+	res := profile()
 	if want := "cgroup v1 " + g.Path + " memory.limit_in_bytes"; res.Memory.Limit != 3*gib || res.Memory.Source != want {
 		t.Errorf("memory limit %d (%s), want %d (%s)", res.Memory.Limit, res.Memory.Source, 3*gib, want)
 	}
-	if len(res.Levels) != 1 || res.Levels[0].Budget == nil || res.Levels[0].Budget.Limit != 3*gib/4*3 {
-		t.Errorf("levels %s", data)
+	if res.Levels[0].Budget.Limit != 3*gib/4*3 {
+		t.Errorf("level's budget %d, want %d", res.Levels[0].Budget.Limit, 3*gib/4*3)
+	}
+
+	res = profile("--mem-limit", "2GiB")
+	if want := "enforced: each level runs in its own cgroup v1 below " + g.Dir + " with memory.limit_in_bytes = 2.00 GiB"; res.Memory.Limit != 2*gib ||
+		res.Memory.Source != "--mem-limit" || !strings.HasPrefix(res.Cgroup, want) {
+		t.Errorf("memory limit %d (%s), cgroup %q; want 2 GiB from --mem-limit, %q", res.Memory.Limit, res.Memory.Source, res.Cgroup, want)
+	}
+	if res.Levels[0].Budget.Limit != 2*gib/4*3 {
+		t.Errorf("level's budget under --mem-limit %d, want %d", res.Levels[0].Budget.Limit, 2*gib/4*3)
 	}
 }

@@ -2,7 +2,6 @@ package profile
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -144,7 +143,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				res.Cgroup = "not enforced: " + err.Error() + "; relying on the sampler and the early kill"
 				useCgroup = false
 			} else {
-				res.Cgroup = "enforced: each level runs in a cgroup v2 with memory.max = " + Bytes(o.MemLimit)
+				res.Cgroup = cg.Describe
 			}
 		}
 		if o.Observer != nil {
@@ -204,7 +203,13 @@ func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Mem
 	}
 	cmd := exec.Command(o.Child[0], o.Child[1:]...)
 	cmd.Env = append(os.Environ(), o.Env...)
-	cmd.Stdin = bytes.NewReader(in)
+	// The level's configuration is written once the child is in its
+	// cgroup: it reads it before doing anything else.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		l.Status, l.Error = StatusFailed, err.Error()
+		return l
+	}
 	stderr := &tail{max: 8 << 10}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
@@ -214,7 +219,7 @@ func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Mem
 	}
 	// The child dies with the sweep, whatever happens to the parent.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if cg != nil {
+	if cg != nil && cg.V2 {
 		if dir, err := os.Open(cg.Dir); err == nil {
 			defer dir.Close()
 			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
@@ -225,6 +230,18 @@ func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Mem
 		l.Status, l.Error = StatusFailed, "starting the level: "+err.Error()
 		return l
 	}
+	if cg != nil && !cg.V2 {
+		if err := cg.Enter(cmd.Process.Pid); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			l.Status, l.Error = StatusFailed, err.Error()
+			return l
+		}
+	}
+	go func() {
+		stdin.Write(in) // a child that died early is seen by Wait
+		stdin.Close()
+	}()
 
 	var (
 		mu      sync.Mutex

@@ -8,6 +8,7 @@ package cgtest
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,15 +69,29 @@ func (g *Group) Command(name string, args ...string) *exec.Cmd {
 		filepath.Join(g.Dir, "cgroup.procs"), name}, args...)...)
 }
 
-// remove kills what is left in g and deletes it.
+// remove kills what is left in g and below it and deletes them all,
+// deepest first (the code under test may have made cgroups inside g).
 func (g *Group) remove(t testing.TB) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		pids := strings.Fields(read(filepath.Join(g.Dir, "cgroup.procs")))
+		var dirs []string
+		filepath.WalkDir(g.Dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		var pids []string
+		for _, dir := range dirs {
+			pids = append(pids, strings.Fields(read(filepath.Join(dir, "cgroup.procs")))...)
+		}
 		for _, p := range pids {
 			if pid, err := strconv.Atoi(p); err == nil {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
+		}
+		for i := len(dirs) - 1; i > 0; i-- {
+			os.Remove(dirs[i])
 		}
 		err := os.Remove(g.Dir)
 		if err == nil || errors.Is(err, os.ErrNotExist) {

@@ -104,12 +104,20 @@ func (r Reader) Limit() Limit {
 		vm := field(data, "VmSize:")
 		hard(max(as-vm, 1), fmt.Sprintf("RLIMIT_AS (ulimit -v) %s less %s already mapped", FormatBytes(as), FormatBytes(vm)))
 	}
+	l.Available, l.Total = r.meminfo()
+	return l
+}
+
+// meminfo is MemAvailable and MemTotal from the root's /proc/meminfo, as
+// gopsutil reads them (0 when unknown).
+func (r Reader) meminfo() (avail, total int64) {
 	ctx := context.WithValue(context.Background(), common.EnvKey,
 		common.EnvMap{common.HostProcEnvKey: r.abs("proc")})
-	if vm, err := mem.VirtualMemoryWithContext(ctx); err == nil {
-		l.Available, l.Total = int64(vm.Available), int64(vm.Total)
+	vm, err := mem.VirtualMemoryWithContext(ctx)
+	if err != nil {
+		return 0, 0
 	}
-	return l
+	return int64(vm.Available), int64(vm.Total)
 }
 
 // Cgroup is one of this process's memory cgroups: the v1 memory
@@ -194,6 +202,9 @@ func (r Reader) locate(version int, m mount, p string) (Cgroup, bool) {
 	// Best guesses: the path under the mount, then the mount itself.
 	tries = append(tries, path.Join(m.point, p), m.point)
 	for _, dir := range tries {
+		if _, ok := within(dir, m.point); !ok {
+			continue // "/../x": a cgroup outside this process's namespace
+		}
 		if st, err := os.Stat(r.abs(dir)); err == nil && st.IsDir() {
 			cg.Dir = dir
 			cg.Path = cg.pathOf(dir)

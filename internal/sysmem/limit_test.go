@@ -195,6 +195,28 @@ func TestReaderLimit(t *testing.T) {
 			source: "cgroup v2 /kubepods/burstable/pod1/ctr memory.max",
 		},
 		{
+			name: `namespaced v1: "4:memory:/", the mount's root is the container's cgroup`,
+			files: map[string]string{
+				"proc/self/cgroup":                           "4:memory:/\n0::/\n",
+				"proc/self/mountinfo":                        "1310 1300 0:32 /kubepods/pod2/ctr /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n",
+				"sys/fs/cgroup/memory/memory.limit_in_bytes": "1073741824\n",
+			},
+			hard:   gib,
+			source: "cgroup v1 /kubepods/pod2/ctr memory.limit_in_bytes",
+		},
+		{
+			name: "a path outside the namespace (/../x) never reads outside the mount",
+			files: map[string]string{
+				"proc/self/cgroup":         "0::/../../elsewhere\n",
+				"proc/self/mountinfo":      mountsK8s,
+				"sys/fs/cgroup/memory.max": "536870912\n",
+				"elsewhere/memory.max":     "1048576\n",
+				"sys/elsewhere/memory.max": "1048576\n",
+			},
+			hard:   512 << 20,
+			source: "cgroup v2 /kubepods/burstable/pod1/ctr memory.max",
+		},
+		{
 			name: "Docker on v1 without a namespace: the full path, mounted from its sub-tree",
 			files: map[string]string{
 				"proc/self/cgroup":                           "4:memory:/docker/abc\n",

@@ -30,14 +30,8 @@ func ResetPeak() bool {
 }
 
 // Available is the memory the kernel can give without swapping
-// (MemAvailable) and the machine's total, in bytes.
-func Available() (avail, total int64) {
-	data, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0, 0
-	}
-	return field(data, "MemAvailable:"), field(data, "MemTotal:")
-}
+// (MemAvailable) and the machine's total, in bytes (0 when unknown).
+func Available() (avail, total int64) { return Reader{}.meminfo() }
 
 // field reads "Name:   123 kB" lines.
 func field(data []byte, name string) int64 {

@@ -49,7 +49,8 @@ import (
 //     over it gets the task OOM-killed, as on a real cluster;
 //   - JobCompType=jobcomp/filetxt, so that `sacct -c` reports each job's
 //     State and ExitCode without a slurmdbd; MinJobAge=3600 keeps finished
-//     jobs in `scontrol show job`; KillWait=10 bounds a cancellation.
+//     jobs in `scontrol show job`; KillWait=30 (Slurm's default) is the time
+//     a cancelled task has between SIGTERM and SIGKILL.
 //
 // The batch: the AnimeGANv2 architecture from modelgen at --max-size 512
 // (~0.8 GB per inference), J=2 inference workers and a --mem (on sbatch's
@@ -191,6 +192,14 @@ func TestSlurmCluster(t *testing.T) {
 	raw2 := c.arrayTasks(t, jid2)[victim]
 	if a := c.sacct(t)[raw2]; a.State != "CANCELLED" {
 		t.Errorf("cancelled task: sacct State %s ExitCode %s, want CANCELLED", a.State, a.ExitCode)
+	}
+	// The script's promise: convert gets the SIGTERM, stops, prints its
+	// summary, and the script moves it into place before Slurm's KillWait
+	// runs out.
+	if data, err := os.ReadFile(filepath.Join(out2, ".summaries", fmt.Sprintf("summary-%d.json", victim))); err != nil {
+		t.Errorf("the cancelled task left no summary: %v\n%s", err, c.taskLog(jid2, victim))
+	} else if s := parseJSON[slurmSummary](t, string(data)); !s.Interrupted {
+		t.Errorf("the cancelled task's summary does not say interrupted: %s", data)
 	}
 	done := journalOutputs(t, journal, true)
 	if len(done) == 0 || len(done) >= len(inputs2) {
@@ -490,7 +499,7 @@ JobCompType=jobcomp/filetxt
 JobCompLoc=%[1]s/log/jobcomp.txt
 ReturnToService=2
 MinJobAge=3600
-KillWait=10
+KillWait=30
 InactiveLimit=0
 %[6]s NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=test Nodes=%[2]s Default=YES MaxTime=INFINITE State=UP
@@ -767,7 +776,9 @@ func (c *slurmCluster) stop(t *testing.T, cgroupsBefore []string) {
 	for i := len(c.daemons) - 1; i >= 0; i-- {
 		slurmStopProcess(c.daemons[i])
 	}
-	killCgroupProcs(c.node)
+	if pids := killCgroupProcs(c.node); len(pids) > 0 {
+		t.Logf("killed processes left in Slurm's cgroups after the daemons stopped: %v", pids)
+	}
 	for _, cg := range slurmCgroups(c.node) {
 		if !slices.Contains(cgroupsBefore, cg) {
 			removeCgroupTree(cg)
@@ -822,8 +833,8 @@ func slurmCgroups(node string) []string {
 }
 
 // killCgroupProcs SIGKILLs every process left in Slurm's cgroups (job
-// processes and slurmstepd outliving a killed slurmd).
-func killCgroupProcs(node string) {
+// processes and slurmstepd outliving a killed slurmd) and returns them.
+func killCgroupProcs(node string) (killed []int) {
 	for range 50 {
 		var pids []int
 		for _, top := range slurmCgroups(node) {
@@ -840,13 +851,15 @@ func killCgroupProcs(node string) {
 			})
 		}
 		if len(pids) == 0 {
-			return
+			return killed
 		}
 		for _, pid := range pids {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
+		killed = append(killed, pids...)
 		time.Sleep(100 * time.Millisecond)
 	}
+	return killed
 }
 
 // removeCgroupTree removes a cgroup and its children, deepest first (a v1
@@ -893,7 +906,9 @@ func cleanStaleSlurm(t *testing.T, node string) {
 	if pids := slurmProcesses("slurmctld", "slurmd"); len(pids) > 0 {
 		t.Fatalf("a Slurm daemon this test did not start is running (pids %v): the test needs this machine's Slurm cgroups to itself", pids)
 	}
-	killCgroupProcs(node)
+	if pids := killCgroupProcs(node); len(pids) > 0 {
+		t.Logf("killed processes left in Slurm's cgroups by an earlier run: %v", pids)
+	}
 	for _, cg := range slurmCgroups(node) {
 		t.Logf("removing cgroup %s left by an earlier run", cg)
 		removeCgroupTree(cg)

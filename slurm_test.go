@@ -158,7 +158,7 @@ func TestSlurmCluster(t *testing.T) {
 	for k := range shards {
 		s := slurmTaskSummary(t, out, k)
 		converted += s.Converted
-		if s.Settings.Shard != fmt.Sprintf("%d/%d", k, shards) || s.Converted != perShard || s.Failed != 0 || s.Interrupted {
+		if s.Settings.Shard != fmt.Sprintf("%d/%d", k, shards) || s.Converted != perShard || s.Duplicates != 0 || s.Failed != 0 || s.Interrupted {
 			t.Errorf("task %d summary: shard %q, %+v; want shard %d/%d with %d converted\n%s", k, s.Settings.Shard, s.jsonSummary, k, shards, perShard, c.taskLog(jid, k))
 		}
 		slurmCheckBudget(t, fmt.Sprintf("task %d", k), s, mem)
@@ -218,7 +218,7 @@ func TestSlurmCluster(t *testing.T) {
 		t.Errorf("resubmitted task: sacct State %s ExitCode %s, want COMPLETED 0:0\n%s", a.State, a.ExitCode, c.taskLog(jid3, victim))
 	}
 	s := slurmTaskSummary(t, out2, victim)
-	if s.Skipped != len(done) || s.Converted != len(inputs2)-len(done) || s.Failed != 0 {
+	if s.Skipped != len(done) || s.Converted != len(inputs2)-len(done) || s.Duplicates != 0 || s.Failed != 0 {
 		t.Errorf("resubmitted task: %+v; want the %d finished skipped and the other %d converted", s.jsonSummary, len(done), len(inputs2)-len(done))
 	}
 	slurmCheckBudget(t, "resubmitted task", s, mem)
@@ -272,11 +272,18 @@ func slurmPhotos(t *testing.T, dir string, n int, count func(int) int, seed int6
 		}
 		have[k]++
 		// One scene, made distinct per photo (identical inputs would be
-		// converted once and copied).
+		// converted once and copied): the index in black and white 8x8
+		// blocks along the top, which JPEG keeps.
 		img := *base
 		img.Pix = slices.Clone(base.Pix)
-		for b := range 8 {
-			img.Pix[4*b] = byte(i >> (8 * (b % 2)))
+		for bit := range 16 {
+			v := byte(255 * (i >> bit & 1))
+			for y := range 8 {
+				for x := bit * 8; x < bit*8+8; x++ {
+					o := img.PixOffset(x, y)
+					img.Pix[o], img.Pix[o+1], img.Pix[o+2] = v, v, v
+				}
+			}
 		}
 		data, err := synth.EncodeJPEG(&img, 90, 1)
 		must(t, err)
@@ -340,7 +347,8 @@ func slurmEstimate(t *testing.T, model, photo string, maxSize int, budget int64)
 // slurmSummary is a task's summary with its shard and memory budget.
 type slurmSummary struct {
 	shardSummary
-	Budget *convert.BudgetStats `json:"memory_budget"`
+	Duplicates int                  `json:"duplicates"`
+	Budget     *convert.BudgetStats `json:"memory_budget"`
 }
 
 func slurmTaskSummary(t *testing.T, out string, k int) slurmSummary {

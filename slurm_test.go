@@ -972,3 +972,56 @@ func slurmWait(t *testing.T, limit time.Duration, what string, cond func() bool,
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestDeploySlurmSignal sends SIGTERM to deploy/slurm/convert.sbatch's
+// shell alone, as Slurm does when it cancels a task or its time runs out
+// (proctrack/cgroup signals the step's tasks, not their children; the
+// SIGKILL comes KillWait later): the script must pass it on, so that
+// convert stops, prints its summary (interrupted) and the task exits 143
+// with the summary in place. TestSlurmCluster does the same on a real
+// cluster; this runs everywhere.
+func TestDeploySlurmSignal(t *testing.T) {
+	ortest.Init(t)
+	const shards, k, n = 16, 3, 10
+	root := t.TempDir()
+	in, out := filepath.Join(root, "photos"), filepath.Join(root, "anime")
+	for i, have := 0, 0; have < n; i++ {
+		rel := fmt.Sprintf("p%03d.png", i)
+		if shardOf(rel, shards) == k {
+			noisePNG(t, filepath.Join(in, rel), 128, 128, uint64(i))
+			have++
+		}
+	}
+	model := writeModel(t, t.TempDir(), modelgen.FixtureSpec{Kind: modelgen.Slow, Layout: modelgen.NHWC, SlowLayers: 64})
+	cmd := exec.Command("bash", filepath.Join(ortest.ModuleRoot(), "deploy", "slurm", "convert.sbatch"))
+	cmd.Dir = t.TempDir()
+	cmd.Env = shardEnv("PATH="+filepath.Dir(binary)+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"IN="+in, "OUT="+out, "MODEL="+model, "FLAGS=--max-size 128", "J=1", "SLURM_ARRAY_TASK_ID="+strconv.Itoa(k))
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	must(t, cmd.Start())
+	exited := make(chan struct{})
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait(); close(exited) }()
+	journal := journalPath(out, k, shards)
+	if !waitFor(func() bool { return len(slurmJournalLines(journal)) > 0 }, exited) {
+		t.Fatalf("the task journaled no output\n%s", stderr.String())
+	}
+	must(t, cmd.Process.Signal(syscall.SIGTERM)) // the shell only
+	code := exitCodeOf(t, <-waited)
+	data, err := os.ReadFile(filepath.Join(out, ".summaries", fmt.Sprintf("summary-%d.json", k)))
+	if code != 143 || err != nil {
+		t.Fatalf("after SIGTERM to the script: exit %d (want 143), summary: %v\n%s", code, err, stderr.String())
+	}
+	s := parseShardSummary(t, string(data))
+	if !s.Interrupted || s.Converted == 0 || s.Converted+s.NotStarted != n {
+		t.Fatalf("summary %+v: want interrupted, with %d converted or not started\n%s", s.jsonSummary, n, stderr.String())
+	}
+	// convert ended with the script: nothing still writes into out.
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && bytes.Contains(cmdline, []byte(out)) {
+			t.Errorf("pid %s still runs after the script ended: %s", e.Name(), bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
+		}
+	}
+}

@@ -65,6 +65,9 @@ type EngineOptions struct {
 	// workers: Cores are then split among the admitted ones.
 	AutoThreads bool
 	Cores       int
+	// KeepMetadata reads each photo's EXIF, XMP and IPTC at decode, for
+	// EncodeMeta to write into its output.
+	KeepMetadata bool
 	// MemBudget bounds the estimated memory of inferences in flight:
 	// 0 picks DefaultBudget, a negative value turns the budget off.
 	MemBudget int64
@@ -318,6 +321,10 @@ type Decoded struct {
 	W, H   int          // the output's size
 	Geom   model.Geometry
 	Source image.Point // the upright source size
+	// Meta is the photo's metadata for its output (nil: none, or not kept).
+	Meta *imageio.Metadata
+	// Warnings are problems met that did not fail the photo.
+	Warnings []string
 }
 
 // Pixels is the model input's pixel count, the driver of inference cost.
@@ -340,7 +347,7 @@ func (e *Engine) Decode(path string, keepAlpha bool) (*Decoded, error) {
 		}
 		return max(g.ModelW, g.ScaledW), max(g.ModelH, g.ScaledH)
 	}
-	src, err := imageio.Decode(f, imageio.DecodeOptions{MaxPixels: e.opts.MaxPixels, Shrink: shrink})
+	src, err := imageio.Decode(f, imageio.DecodeOptions{MaxPixels: e.opts.MaxPixels, Shrink: shrink, Metadata: e.opts.KeepMetadata})
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +356,7 @@ func (e *Engine) Decode(path string, keepAlpha bool) (*Decoded, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Decoded{Geom: g, W: g.ModelW, H: g.ModelH, Source: image.Pt(w, h)}
+	d := &Decoded{Geom: g, W: g.ModelW, H: g.ModelH, Source: image.Pt(w, h), Meta: src.Metadata, Warnings: src.Warnings}
 	switch {
 	case e.opts.KeepSize:
 		d.W, d.H = w, h
@@ -427,11 +434,14 @@ func (e *Engine) Infer(ctx context.Context, d *Decoded, turn Turn) (*image.NRGBA
 	return img, nil
 }
 
-// Encode writes a result in the output format.
+// Encode writes a result in the output format, without metadata.
 func (e *Engine) Encode(w io.Writer, img *image.NRGBA, f OutputFormat) error {
-	enc := imageio.PNG
-	if f == FormatJPEG {
-		enc = imageio.JPEG
-	}
-	return imageio.Encode(w, img, enc, e.opts.Quality)
+	return e.EncodeMeta(w, img, f, nil, nil)
+}
+
+// EncodeMeta writes a result in the output format with the source's
+// metadata (nil: none); warnf (may be nil) hears about metadata the format
+// could not hold.
+func (e *Engine) EncodeMeta(w io.Writer, img *image.NRGBA, f OutputFormat, meta *imageio.Metadata, warnf func(string, ...any)) error {
+	return imageio.EncodeWith(w, img, f.Codec(), imageio.EncodeOptions{Quality: e.opts.Quality, Metadata: meta, Warnf: warnf})
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"animegan/atomicfile"
+	"animegan/imageio"
 	"animegan/model"
 	"animegan/pipeline"
 )
@@ -161,6 +162,7 @@ func settingsOf(o *Options, spec *model.Spec, rt *model.Runtime, outDir string) 
 		KeepSize:     o.KeepSize,
 		Format:       string(o.Format),
 		Quality:      o.Quality,
+		Metadata:     string(o.Metadata),
 		Jobs:         JobsDoc{o.Jobs.Decode, o.Jobs.Infer, o.Jobs.Encode},
 		Session:      o.SessionOptions().String(),
 		OutputDir:    outDir,
@@ -229,6 +231,15 @@ func (j *job) fail(input string, err error) {
 	j.reporter.Failed(f)
 }
 
+// warn reports a problem that did not fail an input.
+func (j *job) warn(input, msg string) {
+	if w, ok := j.reporter.(Warner); ok {
+		w.Warned(input, msg)
+		return
+	}
+	j.reporter.Logf("WARN %s: %s", QuoteName(input), escapeControl(msg))
+}
+
 func (j *job) outPath(t *Target) string {
 	return filepath.Join(j.outDir, filepath.FromSlash(t.OutRel))
 }
@@ -240,8 +251,9 @@ type decoded struct {
 }
 
 type inferred struct {
-	t   *task
-	img *image.NRGBA
+	t    *task
+	img  *image.NRGBA
+	meta *imageio.Metadata
 }
 
 // convert runs the leaders through the decode → infer → encode pipeline.
@@ -268,18 +280,20 @@ func (j *job) convert(ctx context.Context, leaders []*task, eo EngineOptions) er
 	left := newCountdown(len(leaders))
 	stages := pipeline.Stages[*task, *decoded, *inferred]{
 		Decode: func(_ context.Context, t *task) (*decoded, error) {
-			d, err := eng.Decode(t.Path, t.Format == FormatPNG)
+			d, err := eng.Decode(t.Path, t.Format.KeepsAlpha())
 			if err != nil {
 				left.drop()
+				return &decoded{t, d}, err
 			}
-			return &decoded{t, d}, err
+			t.warnings = append(t.warnings, d.Warnings...)
+			return &decoded{t, d}, nil
 		},
 		Admit: func(ctx context.Context, d *decoded) (func(), error) {
 			return eng.Admit(ctx, d.Decoded)
 		},
 		Infer: func(ctx context.Context, d *decoded) (*inferred, error) {
 			img, err := eng.Infer(ctx, d.Decoded, left.start())
-			return &inferred{d.t, img}, err
+			return &inferred{d.t, img, d.Meta}, err
 		},
 		Encode: func(_ context.Context, in *inferred) error {
 			return j.write(eng, in)
@@ -339,7 +353,9 @@ func (j *job) write(eng *Engine, in *inferred) error {
 		return fmt.Errorf("creating output folder: %w", err)
 	}
 	err := writeAtomic(path, func(w io.Writer) error {
-		return eng.Encode(w, in.img, t.Format)
+		return eng.EncodeMeta(w, in.img, t.Format, in.meta, func(format string, args ...any) {
+			t.warnings = append(t.warnings, fmt.Sprintf(format, args...))
+		})
 	})
 	if err != nil {
 		return err
@@ -359,6 +375,9 @@ func writeAtomic(path string, fill func(io.Writer) error) error {
 func (j *job) done(res pipeline.Result[*task]) error {
 	t := res.Item
 	t.reported = true
+	for _, w := range t.warnings {
+		j.warn(t.Path, w)
+	}
 	switch {
 	case res.Err == nil:
 		j.sum.Converted++

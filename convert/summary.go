@@ -63,6 +63,7 @@ type Settings struct {
 	KeepSize     bool    `json:"keep_size"`
 	Format       string  `json:"format"`
 	Quality      int     `json:"quality"`
+	Metadata     string  `json:"metadata"`
 	Jobs         JobsDoc `json:"jobs"`
 	Session      string  `json:"session"`
 	OutputDir    string  `json:"output_dir"`

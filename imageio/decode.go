@@ -36,6 +36,9 @@ type DecodeOptions struct {
 	// too, at full size: its pixels then differ slightly (smoother chroma
 	// upsampling) from image/jpeg's.
 	Shrink func(width, height int) (minWidth, minHeight int)
+	// Metadata asks for the photo's EXIF, XMP and IPTC in Image.Metadata
+	// (see metadata.go for where each format keeps them).
+	Metadata bool
 }
 
 // Image is a decoded photo.
@@ -62,6 +65,12 @@ type Image struct {
 	// exactly when ScaleNum is 4, 2 or 1. It predates ScaleNum and is kept
 	// for callers that only know those three.
 	Scale int
+	// Metadata is the photo's EXIF, XMP and IPTC when DecodeOptions.Metadata
+	// asked for it; nil when it has none.
+	Metadata *Metadata
+	// Warnings are problems that did not stop the decode, such as a broken
+	// EXIF block that was dropped.
+	Warnings []string
 }
 
 // ScaleDenom is the denominator of Image.ScaleNum: libjpeg scales in
@@ -126,6 +135,30 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 		}
 		in = bytes.NewReader(data)
 	}
+	var raw rawMeta
+	if opts.Metadata {
+		switch f {
+		case JPEG:
+			// Probe read every segment up to the frame header.
+			raw = jpegMeta(rc.buf)
+		case PNG:
+			tap := newPNGMetaTap(in)
+			in = tap
+		case WebP, TIFF:
+			// Their metadata may follow the pixels; these decoders read
+			// the whole file anyway.
+			data, err := readAll(in, size)
+			if err != nil {
+				return nil, classify(f, rc, err)
+			}
+			if f == WebP {
+				raw = webpMeta(data)
+			} else {
+				raw = tiffMeta(data)
+			}
+			in = bytes.NewReader(data)
+		}
+	}
 	switch {
 	case m != nil:
 	case f == JPEG:
@@ -169,7 +202,13 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 	default:
 		px, hasAlpha = toNRGBA(m, h.Orientation)
 	}
+	if f == PNG && opts.Metadata {
+		raw = in.(*pngMetaTap).raw
+	}
+	meta, warnings := raw.parse()
 	return &Image{
+		Metadata:     meta,
+		Warnings:     warnings,
 		Pixels:       px,
 		HasAlpha:     hasAlpha,
 		Format:       f,

@@ -24,7 +24,8 @@ type Header struct {
 	Width, Height int
 	// Orientation is the EXIF/TIFF orientation, 1..8; 1 (upright) when absent.
 	// It is read from JPEG APP1 EXIF, the TIFF IFD0 Orientation tag and the
-	// PNG eXIf chunk. WebP EXIF is not read (it sits after the pixel data).
+	// PNG eXIf chunk and the WebP EXIF chunk (which sits after the pixel
+	// data: Probe then reads the whole file).
 	Orientation int
 }
 
@@ -142,6 +143,8 @@ func probe(r io.Reader) (Header, *recorder, error) {
 		h.Orientation = exifOrientation(rc.buf)
 	case PNG:
 		h.Orientation = scanPNGOrientation(rc)
+	case WebP:
+		h.Orientation = scanWebPOrientation(rc)
 	}
 	return h, rc, nil
 }

@@ -13,7 +13,11 @@ LDFLAGS  := -X main.version=$(VERSION)
 # on Go machines by default). Without its header, build the standard library's
 # decoder instead: slower, same results.
 CC       ?= cc
-TAGS     := $(shell printf '\#include <stdio.h>\n\#include <jpeglib.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibjpeg)
+# (\043 is '#', which make would read as a comment, or keep a backslash before.)
+TAGS     := $(shell printf '\043include <stdio.h>\n\043include <jpeglib.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibjpeg)
+# WebP output needs libwebp (Debian libwebp-dev): without its header the
+# binary is built without it, and --format webp says so.
+TAGS     += $(shell printf '\043include <webp/encode.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibwebp)
 SOURCES  := $(shell find . -name '*.go' -not -path './lib/*') go.mod go.sum model/builtin/cartoon.onnx
 
 .PHONY: demo test stress bench docs build ort vet fuzz clean
@@ -32,7 +36,7 @@ stress: ort
 # Each fuzz target in turn, FUZZTIME each.
 FUZZTIME ?= 60s
 FUZZ_TARGETS := imageio:FuzzProbe imageio:FuzzDecode imageio:FuzzResize imageio:FuzzOrient \
-	convert:FuzzParseJobs model:FuzzPackUnpack
+	convert:FuzzParseJobs model:FuzzPackUnpack imageio:FuzzEXIF imageio:FuzzMetadata
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "== $$t"; \

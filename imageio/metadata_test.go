@@ -623,3 +623,25 @@ func TestWebPOutput(t *testing.T) {
 		t.Error("16384 pixels wide: no error")
 	}
 }
+
+// TestTIFFMetadata: a TIFF's own IFD0 becomes the EXIF of its output,
+// without the tags that describe the TIFF's own pixels.
+func TestTIFFMetadata(t *testing.T) {
+	src := writeTIFF(4, 2, 4, 2, make([]byte, 32), 3)
+	img, err := Decode(bytes.NewReader(src), DecodeOptions{Metadata: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Metadata == nil || img.Metadata.EXIF == nil {
+		t.Fatalf("metadata %+v", img.Metadata)
+	}
+	e := img.Metadata.EXIF
+	if o, _ := e.Uint(IFD0, TagOrientation); o != 3 {
+		t.Errorf("orientation %d", o)
+	}
+	for _, tag := range []uint16{0x0102, 0x0103, 0x0106, 0x0111, 0x0115, 0x0117} {
+		if _, ok := e.Entry(IFD0, tag); ok {
+			t.Errorf("structural tag 0x%04X kept", tag)
+		}
+	}
+}

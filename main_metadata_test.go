@@ -229,3 +229,48 @@ func TestBrokenEXIFWarns(t *testing.T) {
 		t.Errorf("metadata %+v", img.Metadata)
 	}
 }
+
+// TestBuiltWithoutLibwebp builds animegan as the Makefile does on a machine
+// without libwebp's header: it still converts, `version` does not list
+// WebP output, and --format webp is a usage error that says why.
+func TestBuiltWithoutLibwebp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a second binary")
+	}
+	ortest.Init(t)
+	bin := filepath.Join(t.TempDir(), "animegan-nowebp")
+	tags := "nolibwebp"
+	if c := cBuildTags(); c != "" {
+		tags = c + ",nolibwebp"
+	}
+	build := exec.Command("go", "build", "-tags", tags, "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags %s: %v\n%s", tags, err, out)
+	}
+	run := func(args ...string) result {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "ONNXRUNTIME_LIB="+ortest.LibraryPath())
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return result{code, out.String(), errb.String()}
+	}
+	if r := run("version"); !strings.Contains(r.stdout, "; write jpeg png\n") || strings.Contains(r.stdout, "libwebp") {
+		t.Errorf("version:\n%s", r.stdout)
+	}
+	in := t.TempDir()
+	pngFile(t, filepath.Join(in, "a.png"), 8, 8)
+	out := t.TempDir()
+	if r := run("convert", in, "-o", out, "--format", "webp"); r.code != 2 || !strings.Contains(r.stderr, "built without libwebp") {
+		t.Fatalf("--format webp: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := run("convert", in, "-o", out, "--max-size", "16"); r.code != 0 {
+		t.Fatalf("convert: exit %d\n%s", r.code, r.stderr)
+	}
+}

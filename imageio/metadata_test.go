@@ -645,3 +645,30 @@ func TestTIFFMetadata(t *testing.T) {
 		}
 	}
 }
+
+// TestXMPForOutput: XMP's copies of the orientation and dimensions are made
+// to agree with the rewritten EXIF; everything else is left alone.
+func TestXMPForOutput(t *testing.T) {
+	in := `<rdf:Description tiff:Orientation="6" exif:PixelXDimension="4032" xmlns:tiff="http://ns.adobe.com/tiff/1.0/">` +
+		`<exif:PixelYDimension>3024</exif:PixelYDimension><tiff:ImageWidth>4032</tiff:ImageWidth>` +
+		`<tiff:ImageLength>3024</tiff:ImageLength><dc:title>Orientation="6" 4032</dc:title></rdf:Description>`
+	want := `<rdf:Description tiff:Orientation="1" exif:PixelXDimension="300" xmlns:tiff="http://ns.adobe.com/tiff/1.0/">` +
+		`<exif:PixelYDimension>400</exif:PixelYDimension><tiff:ImageWidth>300</tiff:ImageWidth>` +
+		`<tiff:ImageLength>400</tiff:ImageLength><dc:title>Orientation="6" 4032</dc:title></rdf:Description>`
+	if got := string(xmpForOutput([]byte(in), 300, 400)); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	// Through a JPEG output.
+	src := jpegWithMeta(encodeJPEG(t, markedImage(16, 8), 90), nil, in, nil)
+	img, err := Decode(bytes.NewReader(src), DecodeOptions{Metadata: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := EncodeWith(&buf, Resize(img.Pixels, 300, 400), JPEG, EncodeOptions{Metadata: img.Metadata}); err != nil {
+		t.Fatal(err)
+	}
+	if back := jpegMeta(buf.Bytes()); string(back.xmp) != want {
+		t.Errorf("JPEG output's XMP:\n%s", back.xmp)
+	}
+}

@@ -221,9 +221,16 @@ func TestBrokenEXIFWarns(t *testing.T) {
 	copy(data[at:], []byte{0x7F, 0xFF, 0xFF, 0xFF})
 	os.WriteFile(path, data, 0o644)
 	out := t.TempDir()
-	r := animegan(t, nil, "convert", in, "-o", out, "--max-size", "32")
+	r := animegan(t, nil, "convert", in, "-o", out, "--max-size", "32", "--json")
 	if r.code != 0 || !strings.Contains(r.stderr, "WARN "+path+": EXIF dropped: malformed EXIF") {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	sum := parseJSON[struct {
+		Converted int
+		Warnings  []struct{ Input, Warning string }
+	}](t, r.stdout)
+	if sum.Converted != 1 || len(sum.Warnings) != 1 || sum.Warnings[0].Input != path || !strings.HasPrefix(sum.Warnings[0].Warning, "EXIF dropped: ") {
+		t.Errorf("JSON summary: %+v", sum)
 	}
 	if img := readMeta(t, filepath.Join(out, "bad-exif.jpg")); img.Metadata != nil {
 		t.Errorf("metadata %+v", img.Metadata)

@@ -12,11 +12,9 @@ LDFLAGS  := -X main.version=$(VERSION)
 # JPEGs decode already shrunk with libjpeg-turbo (Debian libjpeg62-turbo-dev,
 # on Go machines by default). Without its header, build the standard library's
 # decoder instead: slower, same results.
-# (The number sign goes through a variable: GNU Make 4.3 passes '\#' inside
-# $(shell ...) on with its backslash, and older ones need the backslash.)
 CC       ?= cc
-HASH     := \#
-TAGS     := $(shell printf '$(HASH)include <stdio.h>\n$(HASH)include <jpeglib.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibjpeg)
+# (\043 is '#', which make would read as a comment, or keep a backslash before.)
+TAGS     := $(shell printf '\043include <stdio.h>\n\043include <jpeglib.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibjpeg)
 SOURCES  := $(shell find . -name '*.go' -not -path './lib/*') go.mod go.sum model/builtin/cartoon.onnx
 
 .PHONY: demo test stress bench docs build ort vet fuzz clean
@@ -28,6 +26,10 @@ test: ort
 	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 30m ./...
 
+# The soak test at full size (2,000 images at -j 32); `make test` runs a smaller batch.
+stress: ort
+	ANIMEGAN_STRESS=1 $(GO) test -tags '$(TAGS)' -race -count=1 -timeout 30m -run 'TestSoak' -v ./convert
+
 # The build without libjpeg (what `make test` builds on a machine without its
 # header), tested on a machine with it too: the packages whose code differs
 # (imageio's JPEG decoder and encoder) and those that run them (convert, the
@@ -37,10 +39,6 @@ NOLIBJPEG_PKGS := ./imageio ./convert .
 test-nolibjpeg: ort
 	$(GO) vet -tags nolibjpeg $(NOLIBJPEG_PKGS)
 	$(GO) test -tags nolibjpeg -race -count=1 -timeout 30m $(NOLIBJPEG_PKGS)
-
-# The soak test at full size (2,000 images at -j 32); `make test` runs a smaller batch.
-stress: ort
-	ANIMEGAN_STRESS=1 $(GO) test -tags '$(TAGS)' -race -count=1 -timeout 30m -run 'TestSoak' -v ./convert
 
 # Each fuzz target in turn, FUZZTIME each.
 FUZZTIME ?= 60s

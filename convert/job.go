@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"animegan/atomicfile"
+	"animegan/internal/flock"
 	"animegan/internal/testhook"
 	"animegan/model"
 	"animegan/pipeline"
@@ -83,6 +84,9 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	}
 	if err := man.Unlocked(); err != nil {
 		r.Logf("manifest: %v: records are appended but the journal is not compacted; two processes writing the same journal on this file system may still interleave", err)
+	}
+	if why := flock.LocalOnly(outDir); why != "" {
+		r.Logf("%s: %s; processes on two hosts writing into it must each have their own shard", outDir, why)
 	}
 	j := &job{opts: &o, spec: spec, outDir: outDir, manifest: man, reporter: r, sum: sum}
 	defer func() {

@@ -165,6 +165,10 @@ func create(path string, perm os.FileMode) (tmp string, f file, held *os.File, e
 	return "", nil, nil, fmt.Errorf("creating temporary file: %w", err)
 }
 
+// tryLock is flock.TryLock; tests make it report a file system without
+// locks.
+var tryLock = flock.TryLock
+
 // errTaken: another process's RemoveStale took the new temporary file.
 var errTaken = errors.New("temporary file removed by another process as it was created")
 
@@ -176,7 +180,7 @@ func lockTemp(tmp string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch err := flock.TryLock(held); {
+	switch err := tryLock(held); {
 	case errors.Is(err, flock.ErrUnsupported):
 		held.Close()
 		return nil, nil
@@ -339,7 +343,7 @@ func removeIfDead(path string) (bool, error) {
 		return removeIfOld(path) // not ours to lock (another user's?)
 	}
 	defer f.Close() // after the removal: the lock keeps a writer that comes back to it out
-	switch err := flock.TryLock(f); {
+	switch err := tryLock(f); {
 	case errors.Is(err, flock.ErrBusy):
 		return false, nil // alive
 	case errors.Is(err, flock.ErrUnsupported):

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"animegan/internal/flock"
 )
@@ -430,5 +431,36 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNoLocks: on a file system that refuses locks, Write still works
+// (unprotected), and RemoveStale, unable to tell a live writer from a dead
+// one, deletes only temporary files older than UnknownAge.
+func TestNoLocks(t *testing.T) {
+	orig := tryLock
+	defer func() { tryLock = orig }()
+	tryLock = func(f *os.File) error {
+		return &os.PathError{Op: "lock", Path: f.Name(), Err: errors.Join(flock.ErrUnsupported, syscall.ENOLCK)}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.png")
+	if err := Write(path, 0o644, func(w io.Writer) error { _, err := w.Write([]byte("ok")); return err }); err != nil {
+		t.Fatalf("Write without locks: %v", err)
+	}
+	old := filepath.Join(dir, ".a.png"+tempMarker+"0123456789abcdef")
+	fresh := filepath.Join(dir, ".b.png"+tempMarker+"fedcba9876543210")
+	must(t, os.WriteFile(old, nil, 0o644))
+	must(t, os.WriteFile(fresh, nil, 0o644))
+	long := time.Now().Add(-UnknownAge - time.Hour)
+	must(t, os.Chtimes(old, long, long))
+	if n, err := RemoveStale(dir); n != 1 || err != nil {
+		t.Fatalf("RemoveStale = %d, %v; want the old file only", n, err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a temporary file older than UnknownAge was kept")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh temporary file whose writer cannot be checked was deleted: %v", err)
 	}
 }

@@ -104,6 +104,9 @@ func (m *Manifest) Unlocked() error {
 	return m.unlocked
 }
 
+// lockFile is flock.Lock; tests make it report a file system without locks.
+var lockFile = flock.Lock
+
 // lockJournal opens the journal and locks it. The lock must be on the
 // file the name leads to when it is granted: a compaction in another
 // process may have renamed a new journal over the one this waited for,
@@ -117,7 +120,7 @@ func (m *Manifest) lockJournal() (*os.File, error) {
 		if m.unlocked != nil {
 			return f, nil
 		}
-		err = flock.Lock(f, func() { testhook.At(testhook.JournalLockWait) })
+		err = lockFile(f, func() { testhook.At(testhook.JournalLockWait) })
 		if errors.Is(err, flock.ErrUnsupported) {
 			m.unlocked = err
 			return f, nil

@@ -1,14 +1,17 @@
 package convert
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"animegan/atomicfile"
+	"animegan/internal/flock"
 )
 
 func writeFile(path string, fill func(io.Writer) error) error {
@@ -68,27 +71,74 @@ func TestManifestSharedJournal(t *testing.T) {
 	}
 }
 
-// journalRecords is the outputs of a journal's lines, in order; every
-// line must be a whole record.
+// journalRecords is the outputs of a journal's lines, in order of first
+// appearance; every line must be a whole record.
 func journalRecords(t *testing.T, path string) []string {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := make(map[string]Record)
 	var outs []string
 	for line := range strings.Lines(string(data)) {
-		before := len(recs)
-		readRecords(strings.NewReader(line), recs)
-		if len(recs) == before {
-			t.Fatalf("%s: not a whole, new record: %q", path, line)
+		rec := make(map[string]Record)
+		readRecords(strings.NewReader(line), rec)
+		if len(rec) != 1 {
+			t.Fatalf("%s: not a whole record: %q", path, line)
 		}
-		for k := range recs {
+		for k := range rec {
 			if !slices.Contains(outs, k) {
 				outs = append(outs, k)
 			}
 		}
 	}
 	return outs
+}
+
+// TestManifestWithoutLocks: where the file system refuses locks, records
+// are still appended, but the journal is never compacted, so that no
+// rename can drop another process's appends; Unlocked says why.
+func TestManifestWithoutLocks(t *testing.T) {
+	orig := lockFile
+	defer func() { lockFile = orig }()
+	lockFile = func(f *os.File, _ func()) error {
+		return &os.PathError{Op: "lock", Path: f.Name(), Err: errors.Join(flock.ErrUnsupported, syscall.ENOLCK)}
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"a.png", "b.png"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := OpenManifest(dir, Shard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(a.Unlocked(), syscall.ENOLCK) {
+		t.Fatalf("Unlocked() = %v, want ENOLCK", a.Unlocked())
+	}
+	b, err := OpenManifest(dir, Shard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct {
+		m   *Manifest
+		out string
+	}{{a, "a.png"}, {b, "b.png"}, {a, "a.png"}} {
+		if err := r.m.Add(Record{Output: r.out}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []*Manifest{a, b} {
+		if err := m.Close(dir, writeFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := journalRecords(t, filepath.Join(dir, ManifestName)); !slices.Equal(got, []string{"a.png", "b.png"}) {
+		t.Errorf("journal holds %v", got)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, ManifestName))
+	if n := strings.Count(string(data), "\n"); n != 3 {
+		t.Errorf("journal has %d lines, want the 3 appends uncompacted:\n%s", n, data)
+	}
 }

@@ -165,6 +165,11 @@ func create(path string, perm os.FileMode) (tmp string, f file, held *os.File, e
 	return "", nil, nil, fmt.Errorf("creating temporary file: %w", err)
 }
 
+// openHeld opens a new temporary file a second time, to lock it; tests
+// make it fail as it does for a file whose mode denies its owner writing
+// (root is never denied).
+var openHeld = func(name string) (*os.File, error) { return os.OpenFile(name, os.O_RDWR, 0) }
+
 // tryLock is flock.TryLock; tests make it report a file system without
 // locks.
 var tryLock = flock.TryLock
@@ -173,11 +178,13 @@ var tryLock = flock.TryLock
 var errTaken = errors.New("temporary file removed by another process as it was created")
 
 func lockTemp(tmp string) (*os.File, error) {
-	held, err := os.OpenFile(tmp, os.O_RDWR, 0)
-	if errors.Is(err, os.ErrNotExist) {
+	held, err := openHeld(tmp)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return nil, errTaken
-	}
-	if err != nil {
+	case errors.Is(err, os.ErrPermission):
+		return nil, nil // perm without the owner's write bit: it cannot be locked
+	case err != nil:
 		return nil, err
 	}
 	switch err := tryLock(held); {

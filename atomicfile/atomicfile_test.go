@@ -464,3 +464,24 @@ func TestNoLocks(t *testing.T) {
 		t.Errorf("a fresh temporary file whose writer cannot be checked was deleted: %v", err)
 	}
 }
+
+// TestReadOnlyPerm: a file written with a mode its owner cannot write is
+// written all the same: its temporary file just cannot be opened again to
+// be locked (as root it can, so the refusal is injected too).
+func TestReadOnlyPerm(t *testing.T) {
+	orig := openHeld
+	defer func() { openHeld = orig }()
+	openHeld = func(name string) (*os.File, error) {
+		if os.Geteuid() != 0 {
+			return orig(name)
+		}
+		return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EACCES}
+	}
+	path := filepath.Join(t.TempDir(), "ro.txt")
+	if err := Write(path, 0o444, func(w io.Writer) error { _, err := w.Write([]byte("ro")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o444 {
+		t.Fatalf("%v, %v", info, err)
+	}
+}

@@ -180,3 +180,29 @@ func TestAllocationFailure(t *testing.T) {
 	}
 	t.Skip("the process could not start under 4 GiB of address space here")
 }
+
+// TestResizeCrashRefused: an inference over the size at which ONNX
+// Runtime's Resize kernel would crash (the 6000x4000 SIGSEGV of issue 11)
+// is refused before it starts, even with the budget off, and the batch
+// goes on. 4160x4100 is 17.1 megapixels, just over the AnimeGANv2
+// architecture's 16.9.
+func TestResizeCrashRefused(t *testing.T) {
+	ortest.Init(t)
+	dir := t.TempDir()
+	mdl := v2Model(t, dir)
+	in := filepath.Join(dir, "in")
+	big, small := filepath.Join(in, "big.png"), filepath.Join(in, "small.png")
+	pngFile(t, big, 4160, 4100)
+	pngFile(t, small, 64, 48)
+	r := animegan(t, nil, "convert", in, "-o", filepath.Join(dir, "out"), "-m", mdl, "--max-size", "0", "--mem-budget", "off", "--json")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	want := "FAIL " + big + ": a 4160x4096 inference would crash ONNX Runtime (its Resize kernel overflows with this model above 16.9 megapixels): use --max-size 4144 or less"
+	if !strings.Contains(r.stderr, want+"\n") {
+		t.Fatalf("stderr lacks %q:\n%s", want, r.stderr)
+	}
+	if sum := parseSummary(t, r.stdout); sum.Converted != 1 || sum.Failed != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+}

@@ -274,19 +274,63 @@ func (b *Budget) Check(spec *model.Spec, g model.Geometry, w, h, maxSide int) er
 		return e
 	}
 	m := max(1, spec.Multiple)
+	e.MaxSide = largestSide(spec, w, h, maxSide, func(g model.Geometry) bool {
+		return b.Cost.Bytes(int64(g.ModelW)*int64(g.ModelH)+int64(m)*int64(max(g.ModelW, g.ModelH))) <= b.Limit/10*9
+	})
+	if e.MaxSide == 0 {
+		e.SmallestSide = m
+		e.Smallest = b.Cost.Bytes(int64(m) * int64(m))
+	}
+	return e
+}
+
+// largestSide is the largest --max-size, a multiple of the model's and no
+// larger than what the w x h image is now fed at, whose geometry fits; 0
+// when none does.
+func largestSide(spec *model.Spec, w, h, maxSide int, fits func(model.Geometry) bool) int {
+	m := max(1, spec.Multiple)
 	long := max(w, h)
 	if maxSide > 0 {
 		long = min(long, maxSide)
 	}
 	for side := long / m * m; side >= m; side -= m {
-		fg, err := spec.Fit(w, h, side)
-		if err == nil && b.Cost.Bytes(int64(fg.ModelW)*int64(fg.ModelH)+int64(m)*int64(max(fg.ModelW, fg.ModelH))) <= b.Limit/10*9 {
-			e.MaxSide = side
-			return e
+		if g, err := spec.Fit(w, h, side); err == nil && fits(g) {
+			return side
 		}
 	}
-	e.SmallestSide = m
-	e.Smallest = b.Cost.Bytes(int64(m) * int64(m))
+	return 0
+}
+
+// CrashSizeError is an inference that would crash ONNX Runtime whatever
+// the memory: the model's Resize output would be too large for the
+// kernel's 32-bit channel offsets (model.Spec.ResizeMaxPixels).
+type CrashSizeError struct {
+	W, H      int
+	MaxPixels int64
+	MaxSide   int // the largest --max-size that stays under it; 0 none
+}
+
+func (e *CrashSizeError) Error() string {
+	msg := fmt.Sprintf("a %dx%d inference would crash ONNX Runtime (its Resize kernel overflows with this model above %.1f megapixels)",
+		e.W, e.H, float64(e.MaxPixels)/1e6)
+	if e.MaxSide > 0 {
+		return msg + fmt.Sprintf(": use --max-size %d or less", e.MaxSide)
+	}
+	return msg
+}
+
+// checkResize refuses an inference over the model's ResizeMaxPixels.
+func checkResize(spec *model.Spec, g model.Geometry, w, h, maxSide int) error {
+	limit := spec.ResizeMaxPixels
+	if limit <= 0 || int64(g.ModelW)*int64(g.ModelH) <= limit {
+		return nil
+	}
+	e := &CrashSizeError{W: g.ModelW, H: g.ModelH, MaxPixels: limit}
+	if spec.Dynamic() {
+		e.MaxSide = largestSide(spec, w, h, maxSide, func(g model.Geometry) bool {
+			return int64(g.ModelW)*int64(g.ModelH) <= limit
+		})
+	}
 	return e
 }
 

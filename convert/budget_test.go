@@ -296,3 +296,53 @@ func TestBudgetCheck(t *testing.T) {
 		t.Error("a dynamic model's cost must grow with pixels")
 	}
 }
+
+// TestCheckResize: an inference whose Resize output ONNX Runtime's kernel
+// would overflow is refused whatever the budget, with the largest
+// --max-size under the model's limit; below it, and for models without a
+// traced Resize, nothing is refused.
+func TestCheckResize(t *testing.T) {
+	const limit = (1<<31 - 1) / 127 // the AnimeGANv2 architecture's
+	v2 := &model.Spec{Multiple: 8, ResizeMaxPixels: limit}
+	tests := []struct {
+		name      string
+		spec      *model.Spec
+		w, h, max int
+		wantSide  int // -1: not refused
+	}{
+		{"6000x4000 at full size", v2, 6000, 4000, 0, 5032},
+		{"6000x4000 at --max-size 6000", v2, 6000, 4000, 6000, 5032},
+		{"4096x4096 is under the limit", v2, 4096, 4096, 0, -1},
+		{"4112x4112 is just under it", v2, 4112, 4112, 0, -1},
+		{"4120x4120 is over it", v2, 4120, 4120, 0, 4112},
+		{"scaled down by --max-size", v2, 6000, 4000, 4096, -1},
+		{"no Resize traced", &model.Spec{Multiple: 8}, 8000, 8000, 0, -1},
+		{"fixed size over the limit", &model.Spec{Multiple: 8, FixedW: 5000, FixedH: 5000, ResizeMaxPixels: limit}, 64, 64, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := tc.spec.Fit(tc.w, tc.h, tc.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = checkResize(tc.spec, g, tc.w, tc.h, tc.max)
+			if tc.wantSide < 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var ce *CrashSizeError
+			if !errors.As(err, &ce) || ce.MaxSide != tc.wantSide || !strings.Contains(err.Error(), "would crash ONNX Runtime") {
+				t.Fatalf("error %v, want a CrashSizeError suggesting --max-size %d", err, tc.wantSide)
+			}
+			if ce.MaxSide > 0 {
+				at, _ := tc.spec.Fit(tc.w, tc.h, ce.MaxSide)
+				over, _ := tc.spec.Fit(tc.w, tc.h, ce.MaxSide+8)
+				if int64(at.ModelW*at.ModelH) > limit || int64(over.ModelW*over.ModelH) <= limit {
+					t.Fatalf("--max-size %d is not the largest under %d pixels", ce.MaxSide, limit)
+				}
+			}
+		})
+	}
+}

@@ -351,6 +351,10 @@ func (e *Engine) Decode(path string, keepAlpha bool) (*Decoded, error) {
 	if err != nil {
 		return nil, err
 	}
+	// ONNX Runtime would crash on this inference, budget or not.
+	if err := checkResize(e.spec, g, w, h, e.opts.MaxSide); err != nil {
+		return nil, err
+	}
 	if e.budget != nil {
 		// An inference the whole budget cannot hold is never started: it
 		// would take memory the budget says is not there.

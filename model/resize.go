@@ -198,7 +198,7 @@ func traceNode(nd *opNode, info map[string]imageInfo, consts map[string]*constTe
 		ch := x.channels()
 		if ch > 1 {
 			// The last channel starts at (channels-1) x output pixels.
-			px := int64(float64(resizeChannelOffsetLimit-1) / ((ch - 1) * ratio))
+			px := int64(max(1, float64(resizeChannelOffsetLimit-1)/((ch-1)*ratio)))
 			if *limit == 0 || px < *limit {
 				*limit = px
 			}
@@ -240,6 +240,9 @@ func resizeRatio(nd *opNode, x imageInfo, info map[string]imageInfo, consts map[
 		}
 		seen[name] = true
 		if p.op == "Shape" {
+			if len(p.inputs) == 0 {
+				continue
+			}
 			if v, ok := info[p.inputs[0]]; ok && v.ratio > best {
 				best = v.ratio
 			}

@@ -121,8 +121,8 @@ func calibrate(spec *model.Spec, data []byte, worstPixels, limit int64) (CostMod
 // sizes well above the calibration's it reserves up to twice what the run
 // needs: PerPixel gets a 1.5x margin, Base 10% and 8 MiB. For the
 // AnimeGANv2 generator calibrated at 232 and 464 px (a 2 GiB budget), this
-// gave 27 MiB + 2.3 KB per pixel: 0.63 GB at 512x512 and 2.4 GB at
-// 1024x1024, against 0.57 and 2.25 GB added to the peak RSS measured.
+// gave 27 MiB + 2.3 KB per pixel: 0.65 GB at 512x512 and 2.5 GB at
+// 1024x1024, against 0.58 and 2.30 GB added to the peak RSS measured.
 func fitCost(pts []calPoint) CostModel {
 	c := CostModel{Source: "calibrated"}
 	var lo, hi calPoint // the smallest and the largest pixel count

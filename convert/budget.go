@@ -70,18 +70,19 @@ type calPoint struct{ Pixels, Peak int64 }
 // counts), near the largest size the run will see but at most 512 (the
 // arena's growth makes small sizes underestimate large ones), and no
 // larger than the upper bound says the budget holds, so that calibrating
-// cannot itself take more than the budget. A fixed-size model has one size
-// (0: its own).
+// cannot itself take more than the budget; at least 64 px. A fixed-size
+// model has one size (0: its own).
 func calibrationSizes(spec *model.Spec, upper CostModel, worstPixels, limit int64) []int {
 	if !spec.Dynamic() {
 		return []int{0}
 	}
 	m := max(1, spec.Multiple)
 	top := min(512, int(math.Sqrt(float64(worstPixels))))
-	if room := float64(limit-upper.Base) / upper.PerPixel; room > 0 {
-		top = min(top, int(math.Sqrt(room)))
-	}
-	hi := max(2*m, top/m*m, 32/m*m)
+	// A budget below the bound's base holds only small inferences, if any:
+	// calibrate at the smallest sizes.
+	room := max(0, float64(limit-upper.Base)/upper.PerPixel)
+	top = min(top, int(math.Sqrt(room)))
+	hi := max(2*m, top/m*m, 64/m*m) // smaller runs measure page-sized noise
 	lo := max(m, min(hi/2/m*m, hi-m))
 	return []int{lo, hi}
 }

@@ -18,6 +18,12 @@ TAGS     := $(shell printf '\043include <stdio.h>\n\043include <jpeglib.h>\n' | 
 # WebP output needs libwebp (Debian libwebp-dev): without its header the
 # binary is built without it, and --format webp says so.
 TAGS     += $(shell printf '\043include <webp/encode.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibwebp)
+# HEIC and AVIF input need libheif (Debian libheif-dev), colour profiles
+# Little CMS 2 (liblcms2-dev): without a header the binary is built without
+# that feature (HEIC stays "unsupported format", profiles are ignored with
+# a warning).
+TAGS     += $(shell printf '\043include <libheif/heif.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibheif)
+TAGS     += $(shell printf '\043include <lcms2.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolcms)
 SOURCES  := $(shell find . -name '*.go' -not -path './lib/*') go.mod go.sum model/builtin/cartoon.onnx
 
 .PHONY: demo test stress bench docs build ort vet fuzz clean

@@ -19,5 +19,11 @@ func cBuildTags() string {
 	if !imageio.CanWrite(imageio.WebP) {
 		tags = append(tags, "nolibwebp")
 	}
+	if !imageio.HEIFAvailable {
+		tags = append(tags, "nolibheif")
+	}
+	if !imageio.ColourAvailable {
+		tags = append(tags, "nolcms")
+	}
 	return strings.Join(tags, ",")
 }

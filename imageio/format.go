@@ -65,6 +65,10 @@ func Ext(f Format) string {
 		return ".tif"
 	case WebP:
 		return ".webp"
+	case HEIC:
+		return ".heic"
+	case AVIF:
+		return ".avif"
 	}
 	return ""
 }

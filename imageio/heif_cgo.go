@@ -101,8 +101,13 @@ static int animegan_heif_decode(const void *data, size_t len, unsigned char *out
 		animegan_heif_close(ctx, hd);
 		return e.code;
 	}
-	int deep = bits > 8;
+	// libheif rounds deeper samples to 8 bits itself when asked (options
+	// version 2+): no 16-bit RGBA copy of the image on the way.
 	struct heif_decoding_options *o = heif_decoding_options_alloc();
+	int deep = bits > 8 && o->version < 2;
+	if (!deep) {
+		o->convert_hdr_to_8bit = 1;
+	}
 	struct heif_image *img = NULL;
 	e = heif_decode_image(hd, &img, heif_colorspace_RGB,
 		deep ? heif_chroma_interleaved_RRGGBBAA_LE : heif_chroma_interleaved_RGBA, o);

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -405,4 +406,76 @@ func setNCLX(t *testing.T, data []byte, primaries, transfer uint16) []byte {
 	binary.BigEndian.PutUint16(out[i+8:], primaries)
 	binary.BigEndian.PutUint16(out[i+10:], transfer)
 	return out
+}
+
+// BenchmarkDecodeHEIF12MP decodes a 4000x3000 photo as HEIC (8 and 10
+// bits, made by heif-enc) and, for comparison in the same run, as a JPEG
+// of the same pixels. The photo is $ANIMEGAN_BENCH_JPEG scaled to 12 MP
+// when set, else a synthetic noisy gradient. Encoding the fixtures takes
+// x265 a minute or two.
+func BenchmarkDecodeHEIF12MP(b *testing.B) {
+	if !CanRead(HEIC) {
+		b.Skip("built without libheif")
+	}
+	if _, err := exec.LookPath("heif-enc"); err != nil {
+		b.Skip("heif-enc not installed")
+	}
+	src := noisyImage(4000, 3000, 3)
+	if p := os.Getenv("ANIMEGAN_BENCH_JPEG"); p != "" {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		img, err := Decode(bytes.NewReader(data), DecodeOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		src = Resize(img.Pixels, 4000, 3000)
+	}
+	deep := image.NewNRGBA64(src.Rect)
+	for i := 0; i < len(src.Pix); i++ {
+		deep.Pix[2*i], deep.Pix[2*i+1] = src.Pix[i], src.Pix[i]
+	}
+	dir := b.TempDir()
+	enc := func(name string, img image.Image, args ...string) []byte {
+		in, out := filepath.Join(dir, name+".png"), filepath.Join(dir, name+".heic")
+		f, err := os.Create(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(f, img); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		if out, err := exec.Command("heif-enc", append(args, "-o", out, in)...).CombinedOutput(); err != nil {
+			b.Fatalf("heif-enc: %v\n%s", err, out)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return data
+	}
+	var jpg bytes.Buffer
+	if err := Encode(&jpg, src, JPEG, 90); err != nil {
+		b.Fatal(err)
+	}
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"heic-8bit", enc("8bit", src, "-q", "85")},
+		{"heic-10bit", enc("10bit", deep, "-q", "85", "-b", "10")},
+		{"jpeg", jpg.Bytes()},
+	}
+	for _, f := range files {
+		b.Run(f.name, func(b *testing.B) {
+			b.SetBytes(int64(len(f.data)))
+			for b.Loop() {
+				if _, err := Decode(bytes.NewReader(f.data), DecodeOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -296,45 +296,9 @@ func iccWithSpace(icc []byte, space string) []byte {
 // greyProfile is a minimal ICC v2 grey profile whose tone curve is linear
 // (gamma 1.0): a stored 128 is half the light, sRGB 188.
 func greyProfile() []byte {
-	be := binary.BigEndian
-	xyz := func(x, y, z float64) []byte {
-		b := []byte("XYZ \x00\x00\x00\x00")
-		for _, v := range []float64{x, y, z} {
-			b = be.AppendUint32(b, uint32(int32(math.Round(v*65536))))
-		}
-		return b
-	}
-	desc := append([]byte("desc\x00\x00\x00\x00"), be.AppendUint32(nil, 10)...)
-	desc = append(desc, "grey 1.0\x00\x00"...)
-	desc = append(desc, make([]byte, 4+4+2+1+67)...)
-	trc := append([]byte("curv\x00\x00\x00\x00"), 0, 0, 0, 1, 1, 0) // gamma 1.0 (u8Fixed8)
-	sigs := []string{"desc", "wtpt", "kTRC"}
-	bodies := [][]byte{desc, xyz(0.9642, 1, 0.8249), trc}
-	hdr := make([]byte, 128)
-	copy(hdr[4:], "lcms")
-	be.PutUint32(hdr[8:], 0x02100000)
-	copy(hdr[12:], "mntr")
-	copy(hdr[16:], "GRAY")
-	copy(hdr[20:], "XYZ ")
-	copy(hdr[36:], "acsp")
-	be.PutUint32(hdr[68:], 63190) // D50 illuminant
-	be.PutUint32(hdr[72:], 65536)
-	be.PutUint32(hdr[76:], 54061)
-	out := append(hdr, be.AppendUint32(nil, uint32(len(sigs)))...)
-	off := 128 + 4 + 12*len(sigs)
-	var data []byte
-	for i, s := range sigs {
-		out = append(out, s...)
-		out = be.AppendUint32(out, uint32(off+len(data)))
-		out = be.AppendUint32(out, uint32(len(bodies[i])))
-		data = append(data, bodies[i]...)
-		for len(data)%4 != 0 {
-			data = append(data, 0)
-		}
-	}
-	out = append(out, data...)
-	be.PutUint32(out[0:], uint32(len(out)))
-	return out
+	trc := []byte("curv\x00\x00\x00\x00\x00\x00\x00\x01\x01\x00") // one entry: gamma 1.0 (u8Fixed8)
+	return iccProfile("mntr", "GRAY", []string{"desc", "wtpt", "kTRC"},
+		[][]byte{iccDesc("grey 1.0"), iccXYZ(0.9642, 1, 0.8249), trc})
 }
 
 // A grey photo with a grey profile: linear grey 128 is sRGB 188.
@@ -432,5 +396,132 @@ func TestParseICCErrors(t *testing.T) {
 	}
 	if _, err := parseICC(greyProfile()); err != nil {
 		t.Errorf("grey profile: %v", err)
+	}
+}
+
+// cmykProfile is a minimal ICC v2 CMYK printer profile whose A2B0 table
+// (lut16, a 2-point grid: only the corners of the CMYK cube) maps each
+// corner to the naive CMYK colour, except pure cyan ink, which it says
+// prints green. A photo read through it shows the profile was used.
+func cmykProfile() []byte {
+	be := binary.BigEndian
+	// sRGB (linear, 0 or 1 at the corners) to the PCS, XYZ D50.
+	toXYZ := func(r, g, b float64) [3]float64 {
+		return [3]float64{
+			0.4361*r + 0.3851*g + 0.1431*b,
+			0.2225*r + 0.7169*g + 0.0606*b,
+			0.0139*r + 0.0971*g + 0.7141*b,
+		}
+	}
+	lut := []byte("mft2\x00\x00\x00\x00")
+	lut = append(lut, 4, 3, 2, 0)
+	for i := 0; i < 9; i++ { // identity matrix (s15Fixed16)
+		v := uint32(0)
+		if i%4 == 0 {
+			v = 0x10000
+		}
+		lut = be.AppendUint32(lut, v)
+	}
+	lut = be.AppendUint16(lut, 2)
+	lut = be.AppendUint16(lut, 2)
+	for i := 0; i < 4; i++ {
+		lut = be.AppendUint16(lut, 0)
+		lut = be.AppendUint16(lut, 0xFFFF)
+	}
+	for n := 0; n < 16; n++ { // c slowest, then m, y, k
+		c, m, y, k := float64(n>>3&1), float64(n>>2&1), float64(n>>1&1), float64(n&1)
+		r, g, b := (1-c)*(1-k), (1-m)*(1-k), (1-y)*(1-k)
+		if c == 1 && m == 0 && y == 0 && k == 0 {
+			r, g, b = 0, 1, 0
+		}
+		for _, v := range toXYZ(r, g, b) {
+			lut = be.AppendUint16(lut, uint16(math.Round(v*32768)))
+		}
+	}
+	for i := 0; i < 3; i++ {
+		lut = be.AppendUint16(lut, 0)
+		lut = be.AppendUint16(lut, 0xFFFF)
+	}
+	return iccProfile("prtr", "CMYK", []string{"desc", "wtpt", "A2B0"},
+		[][]byte{iccDesc("cyan prints green"), iccXYZ(0.9642, 1, 0.8249), lut})
+}
+
+func iccDesc(s string) []byte {
+	b := append([]byte("desc\x00\x00\x00\x00"), binary.BigEndian.AppendUint32(nil, uint32(len(s)+1))...)
+	b = append(b, s...)
+	return append(b, make([]byte, 1+4+4+2+1+67)...)
+}
+
+func iccXYZ(x, y, z float64) []byte {
+	b := []byte("XYZ \x00\x00\x00\x00")
+	for _, v := range []float64{x, y, z} {
+		b = binary.BigEndian.AppendUint32(b, uint32(int32(math.Round(v*65536))))
+	}
+	return b
+}
+
+// iccProfile assembles an ICC v2.1 profile with a D50 illuminant and an
+// XYZ PCS from its tags.
+func iccProfile(class, space string, sigs []string, bodies [][]byte) []byte {
+	be := binary.BigEndian
+	hdr := make([]byte, 128)
+	copy(hdr[4:], "lcms")
+	be.PutUint32(hdr[8:], 0x02100000)
+	copy(hdr[12:], class)
+	copy(hdr[16:], space)
+	copy(hdr[20:], "XYZ ")
+	copy(hdr[36:], "acsp")
+	be.PutUint32(hdr[68:], 63190) // D50
+	be.PutUint32(hdr[72:], 65536)
+	be.PutUint32(hdr[76:], 54061)
+	out := append(hdr, be.AppendUint32(nil, uint32(len(sigs)))...)
+	off := 128 + 4 + 12*len(sigs)
+	var data []byte
+	for i, s := range sigs {
+		out = append(out, s...)
+		out = be.AppendUint32(out, uint32(off+len(data)))
+		out = be.AppendUint32(out, uint32(len(bodies[i])))
+		data = append(data, bodies[i]...)
+		for len(data)%4 != 0 {
+			data = append(data, 0)
+		}
+	}
+	out = append(out, data...)
+	be.PutUint32(out[0:], uint32(len(out)))
+	return out
+}
+
+// A CMYK JPEG (Adobe's inverted storage, undone by the decoder) with a
+// CMYK profile is read through the profile, not the naive formula.
+func TestColourCMYKProfile(t *testing.T) {
+	needLCMS(t)
+	blocks := func(bx, by int) [4]uint8 {
+		if bx == 0 {
+			return [4]uint8{255, 0, 0, 0} // cyan ink
+		}
+		return [4]uint8{0, 0, 0, 0} // paper
+	}
+	plain := cmykJPEG(2, 1, blocks)
+	tagged := append(append(bytes.Clone(plain[:2]), jpegICCSegments(cmykProfile())...), plain[2:]...)
+	if got := decodeBytes(t, plain).Pixels.NRGBAAt(4, 4); !near(got, color.NRGBA{0, 255, 255, 255}, 2) {
+		t.Fatalf("untagged cyan ink: %v, want the naive cyan", got)
+	}
+	img := decodeBytes(t, tagged)
+	if !img.Colour.Converted || img.Colour.Space != SpaceCMYK {
+		t.Fatalf("colour %+v, warnings %q: want converted from CMYK", img.Colour, img.Warnings)
+	}
+	if got := img.Pixels.NRGBAAt(4, 4); !near(got, color.NRGBA{0, 255, 0, 255}, 3) {
+		t.Errorf("cyan ink under a profile printing it green: %v", got)
+	}
+	if got := img.Pixels.NRGBAAt(12, 4); !near(got, color.NRGBA{255, 255, 255, 255}, 3) {
+		t.Errorf("paper: %v, want white", got)
+	}
+	// Orientation is applied after the CMYK conversion.
+	rotated := decodeBytes(t, withEXIF(tagged, 6, false))
+	if b := rotated.Pixels.Bounds(); b.Dx() != 8 || b.Dy() != 16 {
+		t.Fatalf("rotated: %v", b)
+	}
+	if got := rotated.Pixels.NRGBAAt(4, 4); !near(got, color.NRGBA{0, 255, 0, 255}, 3) {
+		t.Errorf("rotated: cyan block at the top: %v, want green", got)
 	}
 }

@@ -618,4 +618,10 @@ func TestFormatHelpers(t *testing.T) {
 	if _, err := ParseFormat("heic"); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("ParseFormat(heic) = %v", err)
 	}
+	// Read-only formats: results of these lossy photos are JPEGs.
+	for f, ext := range map[Format]string{HEIC: ".heic", AVIF: ".avif"} {
+		if FormatForOutput(f) != JPEG || Ext(f) != ext {
+			t.Errorf("%s: FormatForOutput %s, Ext %s", f, FormatForOutput(f), Ext(f))
+		}
+	}
 }

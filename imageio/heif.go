@@ -48,8 +48,9 @@ func noHEIF(f Format) error {
 }
 
 // maxHEIFFile bounds how much of a HEIF file is read into memory: libheif
-// parses from memory, and a photo is a few MB.
-const maxHEIFFile = 1 << 30
+// parses from memory, and a phone photo is a few MB (a 100 MP one well
+// under this).
+const maxHEIFFile = 256 << 20
 
 // readWhole reads the rest of the stream into rc.buf; false when it is
 // over limit bytes or a read failed.

@@ -138,7 +138,10 @@ func probe(r io.Reader) (Header, *recorder, error) {
 		// libheif parses from memory: the boxes locating the primary
 		// image may be anywhere in the file.
 		if !rc.readWhole(maxHEIFFile) {
-			return Header{Format: f}, rc, classify(f, rc, fmt.Errorf("%w: over %d bytes or unreadable", ErrUnsupported, maxHEIFFile))
+			if rc.err != nil {
+				return Header{Format: f}, rc, fmt.Errorf("reading %s: %w", f.displayName(), rc.err)
+			}
+			return Header{Format: f}, rc, &formatError{msg: fmt.Sprintf("unsupported %s variant: over %d MiB", f.displayName(), maxHEIFFile>>20)}
 		}
 		cfg, err = heifConfig(rc.buf, f)
 		if err != nil {

@@ -120,18 +120,25 @@ type Budget struct {
 	peakBytes, largest int64
 }
 
-// DefaultBudget is a safe share of the memory this process may use: three
-// quarters of its cgroup's limit when it has one (a container), else of the
-// memory available when the run starts.
-func DefaultBudget() (int64, string) {
-	rss, _ := sysmem.Self()
-	if limit := sysmem.CgroupLimit(); limit > 0 {
-		return max(limit*3/4-rss, 64<<20), "75% of the cgroup memory limit"
+// DefaultBudget is a safe share of the memory this process may use: 75%
+// of the smallest limit on it (sysmem.Limit: its cgroup's and every
+// ancestor's, memory.high, RLIMIT_AS), or of the memory available when the
+// run starts when that is smaller or there is no limit. The other quarter
+// is for what the budget does not count: the process itself (ONNX
+// Runtime, the Go heap, decoded images waiting in the queues) and the
+// estimate's error. The source names the limit, e.g. "75% of cgroup v1
+// /slurm/uid_0/job_5 memory.limit_in_bytes (3.00 GiB)".
+func DefaultBudget() (int64, string) { return defaultBudget(sysmem.ReadLimit()) }
+
+func defaultBudget(l sysmem.Limit) (int64, string) {
+	bound, source := l.Bound()
+	if l.Available > 0 && (bound == 0 || l.Available < bound) {
+		bound, source = l.Available, "available memory"
 	}
-	if avail, _ := sysmem.Available(); avail > 0 {
-		return max(avail*3/4, 64<<20), "75% of available memory"
+	if bound == 0 {
+		return 4 << 30, "4 GiB (memory size unknown)"
 	}
-	return 4 << 30, "4 GiB (memory size unknown)"
+	return max(bound/4*3, 64<<20), fmt.Sprintf("75%% of %s (%s)", source, formatBytes(bound))
 }
 
 func newBudget(limit int64, source string, cost CostModel) *Budget {

@@ -234,6 +234,7 @@ func (j *job) fail(input string, err error) {
 
 // warn reports a problem that did not fail an input.
 func (j *job) warn(input, msg string) {
+	j.sum.Warnings = append(j.sum.Warnings, Warning{Input: input, Warning: msg})
 	if w, ok := j.reporter.(Warner); ok {
 		w.Warned(input, msg)
 		return

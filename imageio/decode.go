@@ -152,10 +152,14 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 			in = tap
 		case WebP, TIFF:
 			// Their metadata may follow the pixels; these decoders read
-			// the whole file anyway.
-			data, err := readAll(in, size)
-			if err != nil {
-				return nil, classify(f, rc, err)
+			// the whole file anyway (and Probe may have, for a WebP's
+			// orientation).
+			data := rc.buf
+			if !rc.eof {
+				var err error
+				if data, err = readAll(in, size); err != nil {
+					return nil, classify(f, rc, err)
+				}
 			}
 			if f == WebP {
 				raw = webpMeta(data)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -451,7 +452,7 @@ func jpegMetaSegments(m *Metadata, w, h int, warnf func(string, ...any)) []byte 
 			warnf("EXIF left out: over the 64 KiB a JPEG segment holds")
 		}
 	}
-	if len(m.XMP) > 0 && !seg(0xE1, jpegXMPHeader, m.XMP) {
+	if len(m.XMP) > 0 && !seg(0xE1, jpegXMPHeader, xmpForOutput(m.XMP, w, h)) {
 		warnf("XMP left out: over the 64 KiB a JPEG segment holds (extended XMP is not written)")
 	}
 	if len(m.IPTC) > 0 && !seg(0xED, jpegPSHeader, irbBlock(m.IPTC)) {
@@ -477,7 +478,7 @@ func pngMetaChunks(m *Metadata, w, h int) []byte {
 		// Uncompressed, no language: what XMP's spec asks, so that a
 		// scanner for "<?xpacket" finds it.
 		body := append([]byte(pngXMPKeyword), 0, 0, 0, 0, 0)
-		chunk("iTXt", append(body, m.XMP...))
+		chunk("iTXt", append(body, xmpForOutput(m.XMP, w, h)...))
 	}
 	if len(m.IPTC) > 0 {
 		// PNG has no IPTC chunk: this is ImageMagick's and ExifTool's
@@ -561,4 +562,30 @@ func pngCut(b []byte) int {
 		return -1
 	}
 	return 33
+}
+
+// xmpFixes find the XMP properties that repeat EXIF's orientation and
+// pixel dimensions, as attributes (tiff:Orientation="6") or elements
+// (<tiff:Orientation>6</tiff:Orientation>), under their usual prefixes.
+var xmpFixes = []struct {
+	re   *regexp.Regexp
+	what int // 0 orientation, 1 width, 2 height
+}{
+	{regexp.MustCompile(`(tiff:Orientation(?:="|>))\d+`), 0},
+	{regexp.MustCompile(`((?:exif:PixelXDimension|tiff:ImageWidth)(?:="|>))\d+`), 1},
+	{regexp.MustCompile(`((?:exif:PixelYDimension|tiff:ImageLength)(?:="|>))\d+`), 2},
+}
+
+// xmpForOutput is an XMP packet made to agree with the EXIF of an upright
+// w x h output: its orientation 1, its dimensions w and h. Anything else
+// is left byte for byte.
+func xmpForOutput(x []byte, w, h int) []byte {
+	if !bytes.Contains(x, []byte("tiff:")) && !bytes.Contains(x, []byte("exif:Pixel")) {
+		return x
+	}
+	for _, f := range xmpFixes {
+		v := [...]string{"1", strconv.Itoa(w), strconv.Itoa(h)}[f.what]
+		x = f.re.ReplaceAll(x, []byte("${1}"+v))
+	}
+	return x
 }

@@ -23,6 +23,9 @@ static int animegan_webp(const uint8_t *pix, int w, int h, int stride, float qua
 	}
 	cfg.quality = quality;
 	cfg.lossless = lossless;
+	if (lossless) {
+		cfg.quality = 75; // lossless: the effort, cwebp -lossless's default
+	}
 	cfg.method = 4; // libwebp's and cwebp's default speed/size trade-off
 	if (!WebPValidateConfig(&cfg)) {
 		return 1;

@@ -12,7 +12,7 @@ const webpEncoder = false
 
 func webpVersion() string { return "" }
 
-// ErrNoWebPEncoder is returned for WebP output by a binary built without
+// errNoWebPEncoder is returned for WebP output by a binary built without
 // libwebp.
 var errNoWebPEncoder = errors.New("this animegan was built without libwebp, so it cannot write WebP (install libwebp-dev and rebuild with make)")
 

@@ -91,7 +91,7 @@ func webpWithMetadata(enc []byte, m *Metadata, w, h int) []byte {
 		add("EXIF", exif)
 	}
 	if len(m.XMP) > 0 {
-		add("XMP ", m.XMP)
+		add("XMP ", xmpForOutput(m.XMP, w, h))
 	}
 	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
 	return out

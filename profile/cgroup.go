@@ -1,7 +1,6 @@
 package profile
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -9,15 +8,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"animegan/internal/sysmem"
 )
 
-// Cgroup is a memory cgroup a child runs in (or the parent's own, read
-// for its limit). Only cgroup v2 cgroups are ever created; v1 ones are
-// read, never written.
+// Cgroup is a memory cgroup a level's child runs in, made by
+// NewLimitedCgroup. This process's own limit is read by sysmem.ReadLimit.
 type Cgroup struct {
-	Dir     string
-	V2      bool
-	created bool
+	Dir      string
+	V2       bool
+	Describe string // how it enforces the limit, for the report
+	created  bool
 }
 
 // Usage reads the cgroup's memory in use and its OOM-kill count.
@@ -32,19 +33,6 @@ func (c *Cgroup) Usage() (current, oomKills uint64) {
 	return
 }
 
-// Limit is the cgroup's memory limit, 0 when it has none.
-func (c *Cgroup) Limit() uint64 {
-	name := "memory.limit_in_bytes"
-	if c.V2 {
-		name = "memory.max"
-	}
-	v := readUint(filepath.Join(c.Dir, name))
-	if v >= 1<<62 { // v1 says "no limit" with a huge page-rounded number
-		return 0
-	}
-	return v
-}
-
 // Remove deletes a cgroup this package created; its processes must have
 // exited.
 func (c *Cgroup) Remove() error {
@@ -54,39 +42,46 @@ func (c *Cgroup) Remove() error {
 	return os.Remove(c.Dir)
 }
 
-// OwnCgroup finds the memory cgroup this process is in: the v2 one when
-// the unified hierarchy has the memory controller, else the v1 memory
-// one. nil when neither is found.
-func OwnCgroup() *Cgroup {
-	if dir, ok := ownV2(); ok {
-		if hasController(dir, "memory") {
-			return &Cgroup{Dir: dir, V2: true}
+// NewLimitedCgroup creates a child of this process's memory cgroup that
+// holds a level's process to limit bytes, without swap. Under cgroup v2
+// (when the unified hierarchy has the memory controller) it sets
+// memory.max; the process is started in it (clone3's CLONE_INTO_CGROUP).
+// Under cgroup v1 (hybrid and legacy hosts, Slurm nodes among them) it sets
+// memory.limit_in_bytes and, where swap is accounted,
+// memory.memsw.limit_in_bytes to the same; Enter moves the process in. The
+// error says why neither can be done here: no hierarchy with the memory
+// controller, not delegated, or not writable.
+func NewLimitedCgroup(name string, limit uint64) (*Cgroup, error) {
+	var v1, v2 string
+	for _, cg := range (sysmem.Reader{}).Cgroups() {
+		if cg.Version == 2 {
+			v2 = cg.Dir
+		} else {
+			v1 = cg.Dir
 		}
 	}
-	paths := procCgroups("/proc/self/cgroup")
-	if p, ok := paths["memory"]; ok {
-		for _, m := range mounts("cgroup") {
-			if _, err := os.Stat(filepath.Join(m, "memory.limit_in_bytes")); err == nil {
-				dir := filepath.Join(m, p)
-				if _, err := os.Stat(dir); err == nil {
-					return &Cgroup{Dir: dir}
-				}
-			}
-		}
+	var why []string
+	if v2 == "" {
+		why = append(why, "no cgroup v2 hierarchy mounted")
+	} else if c, err := newV2Cgroup(v2, name, limit); err == nil {
+		return c, nil
+	} else {
+		why = append(why, err.Error())
 	}
-	return nil
+	if v1 == "" {
+		why = append(why, "no cgroup v1 memory controller mounted")
+	} else if c, err := newV1Cgroup(v1, name, limit); err == nil {
+		return c, nil
+	} else {
+		why = append(why, err.Error())
+	}
+	return nil, errors.New(strings.Join(why, "; "))
 }
 
-// NewLimitedCgroup creates a cgroup v2 child of this process's cgroup with
-// memory.max = limit (and no swap), for a child process to be started in.
-// The error says why it cannot be done on this machine: no unified
-// hierarchy, memory controller bound to cgroup v1, not delegated, or not
-// writable.
-func NewLimitedCgroup(name string, limit uint64) (*Cgroup, error) {
-	parent, ok := ownV2()
-	if !ok {
-		return nil, errors.New("no cgroup v2 hierarchy mounted")
-	}
+// newV2Cgroup is NewLimitedCgroup under cgroup v2. Not tested on a real
+// cgroup v2 host: this project's machines have the memory controller on
+// cgroup v1.
+func newV2Cgroup(parent, name string, limit uint64) (*Cgroup, error) {
 	if !hasController(parent, "memory") {
 		return nil, fmt.Errorf("the memory controller is not available in cgroup v2 at %s (it is bound to cgroup v1 or not delegated)", parent)
 	}
@@ -111,72 +106,44 @@ func NewLimitedCgroup(name string, limit uint64) (*Cgroup, error) {
 	// once instead of slowing the machine; as one group, the whole child.
 	os.WriteFile(filepath.Join(dir, "memory.swap.max"), []byte("0"), 0)
 	os.WriteFile(filepath.Join(dir, "memory.oom.group"), []byte("1"), 0)
+	c.Describe = fmt.Sprintf("enforced: each level runs in its own cgroup v2 below %s with memory.max = %s", parent, Bytes(limit))
 	return c, nil
 }
 
-// ownV2 is this process's cgroup v2 directory.
-func ownV2() (string, bool) {
-	p, ok := procCgroups("/proc/self/cgroup")[""]
-	if !ok {
-		return "", false
+// newV1Cgroup is NewLimitedCgroup under cgroup v1. Being below this
+// process's own cgroup, the level stays within every limit on it too.
+func newV1Cgroup(parent, name string, limit uint64) (*Cgroup, error) {
+	dir := filepath.Join(parent, name)
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("cannot create cgroup v1 %s: %w", dir, err)
 	}
-	for _, m := range mounts("cgroup2") {
-		dir := filepath.Join(m, p)
-		if _, err := os.Stat(filepath.Join(dir, "cgroup.controllers")); err == nil {
-			return dir, true
-		}
+	c := &Cgroup{Dir: dir, created: true}
+	n := []byte(strconv.FormatUint(limit, 10))
+	if err := os.WriteFile(filepath.Join(dir, "memory.limit_in_bytes"), n, 0); err != nil {
+		c.Remove()
+		return nil, fmt.Errorf("cannot set memory.limit_in_bytes in %s: %w", dir, err)
 	}
-	return "", false
+	c.Describe = fmt.Sprintf("enforced: each level runs in its own cgroup v1 below %s with memory.limit_in_bytes = %s", parent, Bytes(limit))
+	// memsw (memory + swap) may not be below memory.limit_in_bytes, so it
+	// is set second; equal to it, the level cannot swap. Absent when the
+	// kernel does not account swap (then there may be swap to use).
+	if err := os.WriteFile(filepath.Join(dir, "memory.memsw.limit_in_bytes"), n, 0); err == nil {
+		c.Describe += " and no swap (memory.memsw.limit_in_bytes)"
+	}
+	return c, nil
+}
+
+// Enter moves process pid into a cgroup v1 (under v2 the process is
+// started in it instead).
+func (c *Cgroup) Enter(pid int) error {
+	if err := os.WriteFile(filepath.Join(c.Dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		return fmt.Errorf("moving the level's process into cgroup %s: %w", c.Dir, err)
+	}
+	return nil
 }
 
 func hasController(dir, name string) bool {
 	return slices.Contains(words(filepath.Join(dir, "cgroup.controllers")), name)
-}
-
-// procCgroups reads /proc/PID/cgroup into controller → path; the v2 entry
-// ("0::/path") is under "".
-func procCgroups(path string) map[string]string {
-	out := map[string]string{}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return out
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[0] == "0" && parts[1] == "" {
-			out[""] = parts[2]
-			continue
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			out[c] = parts[2]
-		}
-	}
-	return out
-}
-
-// mounts lists the mount points of a filesystem type from mountinfo.
-func mounts(fstype string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		pf, qf := strings.Fields(pre), strings.Fields(post)
-		if len(pf) >= 5 && len(qf) >= 1 && qf[0] == fstype {
-			out = append(out, pf[4])
-		}
-	}
-	return out
 }
 
 func words(path string) []string {

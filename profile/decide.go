@@ -12,7 +12,7 @@ import (
 const (
 	StatusOK        = "ok"              // windows agreed: a stable measurement
 	StatusUnstable  = "unstable"        // measured, but windows never agreed before the limit
-	StatusTimeout   = "timeout"         // no full window before --level-timeout
+	StatusTimeout   = "timeout"         // fewer than StableWindows windows before --level-timeout
 	StatusFailed    = "failed"          // the child failed, or every image did
 	StatusOOMKilled = "oom-killed"      // killed by the kernel (SIGKILL we did not send, or a cgroup OOM kill)
 	StatusStopped   = "stopped: memory" // we killed it: its memory passed the limit

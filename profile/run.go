@@ -2,7 +2,6 @@ package profile
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,9 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shirou/gopsutil/v4/mem"
-
 	"animegan/convert"
+	"animegan/internal/sysmem"
 	"animegan/model"
 )
 
@@ -145,7 +143,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				res.Cgroup = "not enforced: " + err.Error() + "; relying on the sampler and the early kill"
 				useCgroup = false
 			} else {
-				res.Cgroup = "enforced: each level runs in a cgroup v2 with memory.max = " + Bytes(o.MemLimit)
+				res.Cgroup = cg.Describe
 			}
 		}
 		if o.Observer != nil {
@@ -176,20 +174,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
+// memoryFor is what pressure is judged against: --mem-limit, else the
+// smallest limit on this process (its cgroup's or an ancestor's,
+// memory.high, RLIMIT_AS: convert's budget reads the same), else total RAM.
 func memoryFor(limit uint64) Memory {
-	var m Memory
-	if vm, err := mem.VirtualMemory(); err == nil {
-		m.Total = vm.Total
-	}
+	l := sysmem.ReadLimit()
+	m := Memory{Total: uint64(max(0, l.Total))}
 	switch {
 	case limit > 0:
 		m.Limit, m.LimitSource = limit, "--mem-limit"
 	default:
 		m.Limit, m.LimitSource = m.Total, "total RAM"
-		if cg := OwnCgroup(); cg != nil {
-			if l := cg.Limit(); l > 0 && l < m.Total {
-				m.Limit, m.LimitSource = l, "cgroup "+cg.Dir
-			}
+		if b, source := l.Bound(); b > 0 && (m.Total == 0 || uint64(b) < m.Total) {
+			m.Limit, m.LimitSource = uint64(b), source
 		}
 	}
 	return m
@@ -206,7 +203,13 @@ func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Mem
 	}
 	cmd := exec.Command(o.Child[0], o.Child[1:]...)
 	cmd.Env = append(os.Environ(), o.Env...)
-	cmd.Stdin = bytes.NewReader(in)
+	// The level's configuration is written once the child is in its
+	// cgroup: it reads it before doing anything else.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		l.Status, l.Error = StatusFailed, err.Error()
+		return l
+	}
 	stderr := &tail{max: 8 << 10}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
@@ -216,7 +219,7 @@ func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Mem
 	}
 	// The child dies with the sweep, whatever happens to the parent.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if cg != nil {
+	if cg != nil && cg.V2 {
 		if dir, err := os.Open(cg.Dir); err == nil {
 			defer dir.Close()
 			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(dir.Fd())
@@ -227,6 +230,18 @@ func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Mem
 		l.Status, l.Error = StatusFailed, "starting the level: "+err.Error()
 		return l
 	}
+	if cg != nil && !cg.V2 {
+		if err := cg.Enter(cmd.Process.Pid); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			l.Status, l.Error = StatusFailed, err.Error()
+			return l
+		}
+	}
+	go func() {
+		stdin.Write(in) // a child that died early is seen by Wait
+		stdin.Close()
+	}()
 
 	var (
 		mu      sync.Mutex
@@ -323,16 +338,46 @@ func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Mem
 		if l.Error == "" && waitErr != nil {
 			l.Error = waitErr.Error()
 		}
-	case result.Images == 0 && result.Failed > 0:
-		l.Status, l.Error = StatusFailed, "every image failed: "+result.FirstError
-	case result.Images == 0:
-		l.Status, l.Error = StatusTimeout, "not one image measured before --level-timeout"
-	case result.Stable:
-		l.Status = StatusOK
 	default:
-		l.Status = StatusUnstable
+		status, why := measuredStatus(result)
+		l.Status = status
+		if why != "" {
+			l.Error = why
+		}
+		if status == StatusTimeout {
+			// What a cut-off level did stays in its windows; it is no
+			// throughput to compare or print.
+			l.IPS, l.Spread = 0, 0
+		}
 	}
 	return l
+}
+
+// measuredStatus is the status of a level whose child ran to its end and
+// reported r, and the reason when it is not a measurement. A level cut
+// off by --level-timeout before StableWindows windows has no throughput
+// that the stability rule could vouch for: it is a timeout, whatever its
+// windows said.
+func measuredStatus(r *LevelResult) (status, why string) {
+	switch {
+	case r.Images == 0 && r.Failed > 0:
+		return StatusFailed, "every image failed: " + r.FirstError
+	case r.Images == 0:
+		return StatusTimeout, "not one image measured before --level-timeout"
+	case r.TimedOut && len(r.Windows) < StableWindows:
+		return StatusTimeout, fmt.Sprintf("--level-timeout cut the level after %d measurement window%s (%d images); a throughput needs %d",
+			len(r.Windows), plural(len(r.Windows)), r.Images, StableWindows)
+	case r.Stable:
+		return StatusOK, ""
+	}
+	return StatusUnstable, ""
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 func (l *Level) fill(r *LevelResult) {

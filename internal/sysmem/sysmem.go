@@ -1,6 +1,6 @@
 // Package sysmem reads the memory figures of this process and machine that
 // a memory budget needs: resident size and its peak, available memory and
-// the cgroup (container) limit. Linux only; elsewhere every figure is 0 and
+// the limits that apply (limit.go). Linux only; elsewhere every figure is 0 and
 // callers fall back to their defaults.
 package sysmem
 
@@ -30,14 +30,8 @@ func ResetPeak() bool {
 }
 
 // Available is the memory the kernel can give without swapping
-// (MemAvailable) and the machine's total, in bytes.
-func Available() (avail, total int64) {
-	data, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0, 0
-	}
-	return field(data, "MemAvailable:"), field(data, "MemTotal:")
-}
+// (MemAvailable) and the machine's total, in bytes (0 when unknown).
+func Available() (avail, total int64) { return Reader{}.meminfo() }
 
 // field reads "Name:   123 kB" lines.
 func field(data []byte, name string) int64 {
@@ -58,48 +52,4 @@ func field(data []byte, name string) int64 {
 		return n
 	}
 	return 0
-}
-
-// CgroupLimit is the memory limit of this process's cgroup (v2
-// memory.max, or v1 memory.limit_in_bytes), 0 when there is none.
-func CgroupLimit() int64 {
-	path := cgroupPath()
-	for _, f := range []string{
-		"/sys/fs/cgroup" + path + "/memory.max",
-		"/sys/fs/cgroup/memory.max",
-		"/sys/fs/cgroup/memory/memory.limit_in_bytes",
-	} {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		s := strings.TrimSpace(string(data))
-		if s == "max" {
-			return 0
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		// v1 reports "no limit" as a huge page-aligned number.
-		if err != nil || n <= 0 || n >= 1<<62 {
-			return 0
-		}
-		return n
-	}
-	return 0
-}
-
-// cgroupPath is this process's cgroup v2 path ("0::/path").
-func cgroupPath() string {
-	data, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			if p == "/" {
-				return ""
-			}
-			return p
-		}
-	}
-	return ""
 }

@@ -187,6 +187,9 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 		// Probe read the whole file; libheif applies the HEIF transforms
 		// (irot, imir, clap), so the EXIF orientation is not applied again.
 		m, prof, err = decodeHEIF(rc.buf, f)
+		if err == nil && opts.Metadata {
+			raw = heifMeta(rc.buf)
+		}
 	}
 	if err != nil {
 		return nil, classify(f, rc, err)

@@ -152,10 +152,41 @@ static int animegan_heif_decode(const void *data, size_t len, unsigned char *out
 	animegan_heif_close(ctx, hd);
 	return rc;
 }
+
+// animegan_heif_meta copies the primary image's first metadata item of
+// type ("Exif", "mime") whose content type starts with ctype ("" for any)
+// into a malloc'd buffer (*out, *n bytes; NULL when there is none).
+static void animegan_heif_meta(const void *data, size_t len, const char *type, const char *ctype,
+		void **out, size_t *n) {
+	*out = NULL;
+	*n = 0;
+	struct heif_context *ctx;
+	struct heif_image_handle *h;
+	if (animegan_heif_open(data, len, &ctx, &h).code == heif_error_Ok) {
+		heif_item_id ids[16];
+		int k = heif_image_handle_get_list_of_metadata_block_IDs(h, type, ids, 16);
+		for (int i = 0; i < k && *out == NULL; i++) {
+			const char *ct = heif_image_handle_get_metadata_content_type(h, ids[i]);
+			size_t size = heif_image_handle_get_metadata_size(h, ids[i]);
+			if (size == 0 || size > (8u << 20) || strncmp(ct != NULL ? ct : "", ctype, strlen(ctype)) != 0) {
+				continue;
+			}
+			void *b = malloc(size);
+			if (b != NULL && heif_image_handle_get_metadata(h, ids[i], b).code == heif_error_Ok) {
+				*out = b;
+				*n = size;
+			} else {
+				free(b);
+			}
+		}
+	}
+	animegan_heif_close(ctx, h);
+}
 */
 import "C"
 
 import (
+	"encoding/binary"
 	"fmt"
 	"image"
 	"sync"
@@ -214,6 +245,36 @@ func heifConfig(data []byte, f Format) (image.Config, error) {
 		return image.Config{}, err
 	}
 	return image.Config{Width: int(info.width), Height: int(info.height)}, nil
+}
+
+// heifMeta reads the EXIF and XMP items of a HEIF file's primary image.
+// An Exif item starts with the offset of its TIFF header (ISO/IEC
+// 23008-12 A.2.1), usually past "Exif\0\0".
+func heifMeta(data []byte) rawMeta {
+	if len(data) == 0 {
+		return rawMeta{}
+	}
+	get := func(typ, ctype string) []byte {
+		ct, cc := C.CString(typ), C.CString(ctype)
+		defer C.free(unsafe.Pointer(ct))
+		defer C.free(unsafe.Pointer(cc))
+		var p unsafe.Pointer
+		var n C.size_t
+		C.animegan_heif_meta(unsafe.Pointer(&data[0]), C.size_t(len(data)), ct, cc, &p, &n)
+		if p == nil {
+			return nil
+		}
+		defer C.free(p)
+		return C.GoBytes(p, C.int(n))
+	}
+	var r rawMeta
+	if e := get("Exif", ""); len(e) >= 4 {
+		if off := int64(binary.BigEndian.Uint32(e)); off <= int64(len(e)-4) {
+			r.exif = e[4+off:]
+		}
+	}
+	r.xmp = get("mime", "application/rdf+xml")
+	return r
 }
 
 // decodeHEIF decodes the primary image of a HEIF file (the whole file in

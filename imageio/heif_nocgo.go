@@ -14,6 +14,8 @@ func heifVersion() string { return "" }
 
 func heifHasDecoder(Format) bool { return false }
 
+func heifMeta([]byte) rawMeta { return rawMeta{} }
+
 func heifConfig(_ []byte, f Format) (image.Config, error) { return image.Config{}, noHEIF(f) }
 
 func decodeHEIF(_ []byte, f Format) (image.Image, profileSource, error) {

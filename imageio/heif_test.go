@@ -479,3 +479,39 @@ func BenchmarkDecodeHEIF12MP(b *testing.B) {
 		})
 	}
 }
+
+// A phone HEIC's EXIF (date, camera, GPS) and XMP are read for the output,
+// from the file's Exif and XMP items.
+func TestHEIFMetadata(t *testing.T) {
+	data := heifEnc(t, pngBytes(t, cornerPhoto()), HEIC, "-q", "50")
+	if _, err := exec.LookPath("exiftool"); err != nil {
+		t.Skip("exiftool not installed")
+	}
+	p := filepath.Join(t.TempDir(), "meta.heic")
+	os.WriteFile(p, data, 0o644)
+	if b, err := exec.Command("exiftool", "-q", "-overwrite_original", "-Make=TestPhone", "-DateTimeOriginal=2024:05:06 07:08:09",
+		"-GPSLatitude=48.8584", "-GPSLatitudeRef=N", "-XMP-dc:Title=Tower", p).CombinedOutput(); err != nil {
+		t.Fatalf("exiftool: %v\n%s", err, b)
+	}
+	data, _ = os.ReadFile(p)
+	img, err := Decode(bytes.NewReader(data), DecodeOptions{Metadata: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Metadata == nil || img.Metadata.EXIF == nil {
+		t.Fatalf("no EXIF read (warnings %q)", img.Warnings)
+	}
+	e := img.Metadata.EXIF
+	if s, _ := e.String(IFD0, 0x010F); s != "TestPhone" {
+		t.Errorf("Make %q", s)
+	}
+	if s, _ := e.String(ExifIFD, 0x9003); s != "2024:05:06 07:08:09" {
+		t.Errorf("DateTimeOriginal %q", s)
+	}
+	if r, ok := e.Rationals(GPSIFD, 0x0002); !ok || len(r) != 3 || r[0][0]/max(r[0][1], 1) != 48 {
+		t.Errorf("GPSLatitude %v", r)
+	}
+	if !bytes.Contains(img.Metadata.XMP, []byte("Tower")) {
+		t.Errorf("XMP %q", img.Metadata.XMP)
+	}
+}

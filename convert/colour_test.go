@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"animegan/convert"
@@ -138,5 +139,21 @@ func TestConvertHEIF(t *testing.T) {
 		if c := res.Pixels.NRGBAAt(40, 25); !within(c, swapInverted(color.NRGBA{40, 160, 60, 255}), 16) {
 			t.Errorf("%s: body %v, want %v", name, c, swapInverted(color.NRGBA{40, 160, 60, 255}))
 		}
+	}
+}
+
+func TestParseColourMode(t *testing.T) {
+	for in, want := range map[string]convert.ColourMode{"": convert.ColourSRGB, "sRGB": convert.ColourSRGB, " input ": convert.ColourInput} {
+		if got, err := convert.ParseColourMode(in); err != nil || got != want {
+			t.Errorf("ParseColourMode(%q) = %q, %v", in, got, err)
+		}
+	}
+	if _, err := convert.ParseColourMode("p3"); err == nil {
+		t.Error("ParseColourMode(p3): want an error")
+	}
+	o := convert.Options{Inputs: []string{"x"}, ModelData: []byte{1}, Colour: "p3"}
+	o.ApplyDefaults()
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--color") {
+		t.Errorf("Validate with --color p3: %v", err)
 	}
 }

@@ -525,3 +525,23 @@ func TestColourCMYKProfile(t *testing.T) {
 		t.Errorf("rotated: cyan block at the top: %v, want green", got)
 	}
 }
+
+// BenchmarkColourToSRGB12MP converts a 4000x3000 image from Adobe RGB to
+// sRGB in place, as Decode does for a tagged photo (the fast path skips
+// this for sRGB profiles).
+func BenchmarkColourToSRGB12MP(b *testing.B) {
+	if !ColourAvailable {
+		b.Skip("built without lcms2")
+	}
+	icc, err := os.ReadFile(colordDir + "AdobeRGB1998.icc")
+	if err != nil {
+		b.Skip("colord-data not installed")
+	}
+	img := noisyImage(4000, 3000, 4)
+	b.SetBytes(int64(len(img.Pix)))
+	for b.Loop() {
+		if err := transformToSRGB(img, icc, SpaceRGB); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -39,6 +39,34 @@ test: ort
 stress: ort
 	ANIMEGAN_STRESS=1 $(GO) test -tags '$(TAGS)' -race -count=1 -timeout 30m -run 'TestSoak' -v ./convert
 
+# The build without libjpeg (what `make test` builds on a machine without its
+# header), tested on a machine with it too: the packages whose code differs
+# (imageio's JPEG decoder and encoder) and those that run them (convert, the
+# CLI tests, which build the binary with the same tags).
+NOLIBJPEG_PKGS := ./imageio ./convert .
+.PHONY: test-nolibjpeg
+test-nolibjpeg: ort
+	$(GO) vet -tags '$(sort $(TAGS) nolibjpeg)' $(NOLIBJPEG_PKGS)
+	$(GO) test -tags '$(sort $(TAGS) nolibjpeg)' -race -count=1 -timeout 30m $(NOLIBJPEG_PKGS)
+
+# The build without libwebp (no WebP output), tested on a machine with it:
+# the packages whose code differs and the one that runs them. The CLI's side
+# is TestBuiltWithoutLibwebp, in `make test`.
+NOLIBWEBP_PKGS := ./imageio ./convert
+.PHONY: test-nolibwebp
+test-nolibwebp: ort
+	$(GO) vet -tags '$(sort $(TAGS) nolibwebp)' $(NOLIBWEBP_PKGS)
+	$(GO) test -tags '$(sort $(TAGS) nolibwebp)' -race -count=1 -timeout 30m $(NOLIBWEBP_PKGS)
+
+# The build without libheif and lcms2 (HEIC/AVIF unsupported, colour
+# profiles ignored with a warning), tested on a machine with them: the
+# packages whose code differs and those that run them (convert, the CLI).
+NOHEIF_PKGS := ./imageio ./convert .
+.PHONY: test-noheif
+test-noheif: ort
+	$(GO) vet -tags '$(sort $(TAGS) nolibheif nolcms)' $(NOHEIF_PKGS)
+	$(GO) test -tags '$(sort $(TAGS) nolibheif nolcms)' -race -count=1 -timeout 30m $(NOHEIF_PKGS)
+
 # Each fuzz target in turn, FUZZTIME each.
 FUZZTIME ?= 60s
 FUZZ_TARGETS := imageio:FuzzProbe imageio:FuzzDecode imageio:FuzzResize imageio:FuzzOrient \

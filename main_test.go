@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "animegan")
-	build := exec.Command("go", "build", "-tags", cBuildTags(), "-o", binary, ".")
+	build := exec.Command("go", "build", "-tags", strings.Join(buildTags, ","), "-o", binary, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		os.RemoveAll(dir)

@@ -18,6 +18,8 @@ import (
 
 	"animegan/atomicfile"
 	"animegan/imageio"
+	"animegan/internal/flock"
+	"animegan/internal/testhook"
 	"animegan/model"
 	"animegan/pipeline"
 )
@@ -81,6 +83,12 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	if err != nil {
 		return nil, setupErr("output directory %s: %w", outDir, err)
 	}
+	if err := man.Unlocked(); err != nil {
+		r.Logf("manifest: %v: records are appended but the journal is not compacted; two processes writing the same journal on this file system may still interleave", err)
+	}
+	if why := flock.LocalOnly(outDir); why != "" {
+		r.Logf("%s: %s; processes on two hosts writing into it must each have their own shard", outDir, why)
+	}
 	j := &job{opts: &o, spec: spec, outDir: outDir, manifest: man, reporter: r, sum: sum}
 	defer func() {
 		if cerr := man.Close(outDir, writeAtomic); cerr != nil {
@@ -95,6 +103,7 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 		targets = slices.DeleteFunc(targets, func(t Target) bool { return !o.Shard.Owns(t.Input) })
 	}
 	j.removeStale(targets)
+	testhook.At(testhook.CleanedUp)
 	j.settings = make(map[OutputFormat]string)
 	for _, t := range targets {
 		if _, ok := j.settings[t.Format]; !ok {
@@ -198,8 +207,10 @@ type job struct {
 }
 
 // removeStale deletes temp files a killed run left in the folders this
-// run writes to; they are hidden, but they are litter. A shard removes only
-// those of its own outputs: the other shards may be writing theirs.
+// run writes to; they are hidden, but they are litter. Those of a process
+// still writing are never touched (atomicfile.RemoveStale proves their
+// writer gone first). A shard looks only at those of its own outputs: the
+// other shards tidy up after themselves.
 func (j *job) removeStale(targets []Target) {
 	dests := map[string][]string{j.outDir: {manifestName(j.opts.Shard)}}
 	dirs := []string{j.outDir}

@@ -18,6 +18,12 @@ TAGS     := $(shell printf '\043include <stdio.h>\n\043include <jpeglib.h>\n' | 
 # WebP output needs libwebp (Debian libwebp-dev): without its header the
 # binary is built without it, and --format webp says so.
 TAGS     += $(shell printf '\043include <webp/encode.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibwebp)
+# HEIC and AVIF input need libheif (Debian libheif-dev), colour profiles
+# Little CMS 2 (liblcms2-dev): without a header the binary is built without
+# that feature (HEIC stays "unsupported format", profiles are ignored with
+# a warning).
+TAGS     += $(shell printf '\043include <libheif/heif.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibheif)
+TAGS     += $(shell printf '\043include <lcms2.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolcms)
 SOURCES  := $(shell find . -name '*.go' -not -path './lib/*') go.mod go.sum model/builtin/cartoon.onnx
 
 .PHONY: demo test stress bench docs build ort vet fuzz clean
@@ -51,6 +57,15 @@ NOLIBWEBP_PKGS := ./imageio ./convert
 test-nolibwebp: ort
 	$(GO) vet -tags '$(sort $(TAGS) nolibwebp)' $(NOLIBWEBP_PKGS)
 	$(GO) test -tags '$(sort $(TAGS) nolibwebp)' -race -count=1 -timeout 30m $(NOLIBWEBP_PKGS)
+
+# The build without libheif and lcms2 (HEIC/AVIF unsupported, colour
+# profiles ignored with a warning), tested on a machine with them: the
+# packages whose code differs and those that run them (convert, the CLI).
+NOHEIF_PKGS := ./imageio ./convert .
+.PHONY: test-noheif
+test-noheif: ort
+	$(GO) vet -tags '$(sort $(TAGS) nolibheif nolcms)' $(NOHEIF_PKGS)
+	$(GO) test -tags '$(sort $(TAGS) nolibheif nolcms)' -race -count=1 -timeout 30m $(NOHEIF_PKGS)
 
 # Each fuzz target in turn, FUZZTIME each.
 FUZZTIME ?= 60s

@@ -68,6 +68,9 @@ type EngineOptions struct {
 	// KeepMetadata reads each photo's EXIF, XMP and IPTC at decode, for
 	// EncodeMeta to write into its output.
 	KeepMetadata bool
+	// ColourInput writes the results of photos with an RGB profile in
+	// that profile (--color input) instead of sRGB.
+	ColourInput bool
 	// MemBudget bounds the estimated memory of inferences in flight:
 	// 0 picks DefaultBudget, a negative value turns the budget off.
 	MemBudget int64
@@ -327,6 +330,8 @@ type Decoded struct {
 	Meta *imageio.Metadata
 	// Warnings are problems met that did not fail the photo.
 	Warnings []string
+	// Colour is how the photo's colours were read (its profile, if any).
+	Colour imageio.Colour
 }
 
 // Pixels is the model input's pixel count, the driver of inference cost.
@@ -369,7 +374,7 @@ func (e *Engine) Decode(path string, keepAlpha bool) (*Decoded, error) {
 			return nil, err
 		}
 	}
-	d := &Decoded{Geom: g, W: g.ModelW, H: g.ModelH, Source: image.Pt(w, h), Meta: src.Metadata, Warnings: src.Warnings}
+	d := &Decoded{Geom: g, W: g.ModelW, H: g.ModelH, Source: image.Pt(w, h), Meta: src.Metadata, Warnings: src.Warnings, Colour: src.Colour}
 	switch {
 	case e.opts.KeepSize:
 		d.W, d.H = w, h
@@ -456,5 +461,16 @@ func (e *Engine) Encode(w io.Writer, img *image.NRGBA, f OutputFormat) error {
 // metadata (nil: none); warnf (may be nil) hears about metadata the format
 // could not hold.
 func (e *Engine) EncodeMeta(w io.Writer, img *image.NRGBA, f OutputFormat, meta *imageio.Metadata, warnf func(string, ...any)) error {
-	return imageio.EncodeWith(w, img, f.Codec(), imageio.EncodeOptions{Quality: e.opts.Quality, Metadata: meta, Warnf: warnf})
+	return e.EncodeResult(w, img, f, meta, imageio.Colour{}, warnf)
+}
+
+// EncodeResult is EncodeMeta for a photo whose colours were read as c:
+// with a profile, the result is tagged sRGB, or (ColourInput) converted
+// into the photo's RGB profile and tagged with it. img may be changed.
+func (e *Engine) EncodeResult(w io.Writer, img *image.NRGBA, f OutputFormat, meta *imageio.Metadata, c imageio.Colour, warnf func(string, ...any)) error {
+	if warnf == nil {
+		warnf = func(string, ...any) {}
+	}
+	icc := outputProfile(img, c, e.opts.ColourInput, warnf)
+	return imageio.EncodeWith(w, img, f.Codec(), imageio.EncodeOptions{Quality: e.opts.Quality, Metadata: meta, Warnf: warnf, ICC: icc})
 }

@@ -172,6 +172,7 @@ func settingsOf(o *Options, spec *model.Spec, rt *model.Runtime, outDir string) 
 		Format:       string(o.Format),
 		Quality:      o.Quality,
 		Metadata:     string(o.Metadata),
+		Colour:       string(o.Colour),
 		Jobs:         JobsDoc{o.Jobs.Decode, o.Jobs.Infer, o.Jobs.Encode},
 		Session:      o.SessionOptions().String(),
 		OutputDir:    outDir,
@@ -266,6 +267,8 @@ type inferred struct {
 	t    *task
 	img  *image.NRGBA
 	meta *imageio.Metadata
+	// colour is how the photo's colours were read, for its output's profile.
+	colour imageio.Colour
 }
 
 // convert runs the leaders through the decode → infer → encode pipeline.
@@ -305,7 +308,7 @@ func (j *job) convert(ctx context.Context, leaders []*task, eo EngineOptions) er
 		},
 		Infer: func(ctx context.Context, d *decoded) (*inferred, error) {
 			img, err := eng.Infer(ctx, d.Decoded, left.start())
-			return &inferred{d.t, img, d.Meta}, err
+			return &inferred{d.t, img, d.Meta, d.Colour}, err
 		},
 		Encode: func(_ context.Context, in *inferred) error {
 			return j.write(eng, in)
@@ -365,7 +368,7 @@ func (j *job) write(eng *Engine, in *inferred) error {
 		return fmt.Errorf("creating output folder: %w", err)
 	}
 	err := writeAtomic(path, func(w io.Writer) error {
-		return eng.EncodeMeta(w, in.img, t.Format, in.meta, func(format string, args ...any) {
+		return eng.EncodeResult(w, in.img, t.Format, in.meta, in.colour, func(format string, args ...any) {
 			t.warnings = append(t.warnings, fmt.Sprintf(format, args...))
 		})
 	})

@@ -26,6 +26,7 @@ type Options struct {
 	Format    OutputFormat // FormatKeep: by input
 	Quality   int          // JPEG and WebP quality
 	Metadata  MetadataMode // copy EXIF, XMP and IPTC into outputs, or not
+	Colour    ColourMode   // the colour space of outputs of photos with a profile
 	MaxPixels int64        // reject larger images from their header
 	Timeout   time.Duration
 
@@ -78,6 +79,9 @@ func (o *Options) ApplyDefaults() {
 	if o.Metadata == "" {
 		o.Metadata = MetadataKeep
 	}
+	if o.Colour == "" {
+		o.Colour = ColourSRGB
+	}
 }
 
 // MetadataMode says what of a photo's metadata its output gets.
@@ -114,6 +118,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--max-size %d: must be 0 (original size) or positive", o.MaxSide)
 	case o.Quality < 1 || o.Quality > 100:
 		return fmt.Errorf("--quality %d: must be 1..100", o.Quality)
+	case o.Colour != ColourSRGB && o.Colour != ColourInput:
+		return fmt.Errorf("--color %q: want srgb or input", string(o.Colour))
 	case o.Metadata != MetadataKeep && o.Metadata != MetadataStrip:
 		return fmt.Errorf("--metadata %q: want keep or strip", string(o.Metadata))
 	case o.Threads < 0:
@@ -140,6 +146,7 @@ func (o *Options) engineOptions() EngineOptions {
 		MaxSide: o.MaxSide, KeepSize: o.KeepSize, MaxPixels: o.MaxPixels, Quality: o.Quality,
 		Timeout: o.Timeout, Workers: o.Jobs.Infer, Session: o.SessionOptions(), MemBudget: o.MemBudget,
 		AutoThreads: o.Threads == 0, Cores: o.Cores, KeepMetadata: o.Metadata != MetadataStrip,
+		ColourInput: o.Colour == ColourInput,
 	}
 }
 
@@ -156,6 +163,7 @@ func fingerprint(o *Options, spec *model.Spec, format OutputFormat) string {
 	h.Write(o.ModelData)
 	fmt.Fprintf(h, "|max=%d|keep=%t|fmt=%s|q=%d|range=%s|mult=%d|meta=%s",
 		o.MaxSide, o.KeepSize, format, quality, spec.Range, spec.Multiple, o.Metadata)
+	fmt.Fprintf(h, "|color=%s", o.Colour)
 	return hex.EncodeToString(h.Sum(nil))[:24]
 }
 

@@ -77,6 +77,9 @@ func outputFormatFor(name string, want OutputFormat) OutputFormat {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".jpg", ".jpeg", ".jpe", ".jfif":
 		return FormatJPEG
+	case ".heic", ".heif", ".avif":
+		// Lossy photos, like JPEGs: a PNG of one is several times bigger.
+		return FormatJPEG
 	}
 	return FormatPNG
 }

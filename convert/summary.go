@@ -64,6 +64,7 @@ type Settings struct {
 	Format       string  `json:"format"`
 	Quality      int     `json:"quality"`
 	Metadata     string  `json:"metadata"`
+	Colour       string  `json:"color"`
 	Jobs         JobsDoc `json:"jobs"`
 	Session      string  `json:"session"`
 	OutputDir    string  `json:"output_dir"`

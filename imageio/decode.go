@@ -71,6 +71,9 @@ type Image struct {
 	// Warnings are problems that did not stop the decode, such as a broken
 	// EXIF block that was dropped.
 	Warnings []string
+	// Colour says whether the photo had a colour profile and whether its
+	// pixels were converted from it to sRGB (colour.go).
+	Colour Colour
 }
 
 // ScaleDenom is the denominator of Image.ScaleNum: libjpeg scales in
@@ -108,6 +111,9 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 		return nil, fmt.Errorf("%w: %s is %dx%d (%.1f megapixels), over the limit of %d pixels",
 			ErrTooLarge, h.Format.displayName(), h.Width, h.Height, float64(h.Pixels())/1e6, limit)
 	}
+	// The profile may sit past what the header took: read it before
+	// the stream is replayed.
+	prof := readProfile(f, rc)
 	in := rc.replay()
 	var m image.Image
 	var scaled *image.NRGBA // decoded by libjpeg-turbo, opaque, not yet oriented
@@ -177,6 +183,13 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 		m, err = tiff.Decode(in)
 	case f == WebP:
 		m, err = webp.Decode(in)
+	case f == HEIC || f == AVIF:
+		// Probe read the whole file; libheif applies the HEIF transforms
+		// (irot, imir, clap), so the EXIF orientation is not applied again.
+		m, prof, err = decodeHEIF(rc.buf, f)
+		if err == nil && opts.Metadata {
+			raw = heifMeta(rc.buf)
+		}
 	}
 	if err != nil {
 		return nil, classify(f, rc, err)
@@ -203,6 +216,8 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 	case scaled != nil:
 		// libjpeg wrote every alpha byte 255: nothing to scan or copy.
 		px = scaled
+	case cmykProfiled(m, prof):
+		// manageColour converts the CMYK values through their profile.
 	default:
 		px, hasAlpha = toNRGBA(m, h.Orientation)
 	}
@@ -210,9 +225,14 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 		raw = in.(*pngMetaTap).raw
 	}
 	meta, warnings := raw.parse()
+	px, colour, warn := manageColour(prof, m, px, h.Orientation)
+	if warn != "" {
+		warnings = append(warnings, warn)
+	}
 	return &Image{
 		Metadata:     meta,
 		Warnings:     warnings,
+		Colour:       colour,
 		Pixels:       px,
 		HasAlpha:     hasAlpha,
 		Format:       f,

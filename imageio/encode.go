@@ -34,6 +34,9 @@ type EncodeOptions struct {
 	// Warnf hears about metadata left out (too big for the format); nil
 	// drops the warnings.
 	Warnf func(format string, args ...any)
+	// ICC, when not nil, is the colour profile the pixels are in, written
+	// into the file (JPEG APP2, PNG iCCP, WebP ICCP; see iccout.go).
+	ICC []byte
 }
 
 // EncodeWith writes img to w as JPEG, PNG or WebP.
@@ -70,8 +73,11 @@ func EncodeWith(w io.Writer, img *image.NRGBA, f Format, o EncodeOptions) error 
 			src = Flatten(img, color.NRGBA{255, 255, 255, 255})
 		}
 		var sw *spliceWriter
-		if meta != nil {
-			sw = &spliceWriter{w: w, cut: jpegCut, insert: jpegMetaSegments(meta, size.X, size.Y, warnf)}
+		if meta != nil || o.ICC != nil {
+			sw = &spliceWriter{w: w, cut: jpegCut, insert: jpegICCSegments(o.ICC)}
+			if meta != nil {
+				sw.insert = append(sw.insert, jpegMetaSegments(meta, size.X, size.Y, warnf)...)
+			}
 			w = sw
 		}
 		// libjpeg-turbo when linked in (jpegencode_cgo.go), else image/jpeg.
@@ -87,8 +93,11 @@ func EncodeWith(w io.Writer, img *image.NRGBA, f Format, o EncodeOptions) error 
 		bw := bufio.NewWriterSize(w, 64<<10)
 		var out io.Writer = bw
 		var sw *spliceWriter
-		if meta != nil {
-			sw = &spliceWriter{w: bw, cut: pngCut, insert: pngMetaChunks(meta, size.X, size.Y)}
+		if meta != nil || o.ICC != nil {
+			sw = &spliceWriter{w: bw, cut: pngCut, insert: pngICCChunk(o.ICC)}
+			if meta != nil {
+				sw.insert = append(sw.insert, pngMetaChunks(meta, size.X, size.Y)...)
+			}
 			out = sw
 		}
 		if err := enc.Encode(out, img); err != nil {
@@ -109,7 +118,7 @@ func EncodeWith(w io.Writer, img *image.NRGBA, f Format, o EncodeOptions) error 
 			warnf("IPTC left out: WebP has no place for it (its XMP is kept)")
 		}
 		err := encodeWebP(img, quality, quality == 100, func(b []byte) error {
-			_, err := w.Write(webpWithMetadata(b, meta, size.X, size.Y))
+			_, err := w.Write(webpWithICC(webpWithMetadata(b, meta, size.X, size.Y), o.ICC, size.X, size.Y))
 			return err
 		})
 		if err != nil {

@@ -1,7 +1,15 @@
 package imageio
 
 // ReadFormats lists the formats this binary decodes.
-func ReadFormats() []Format { return Formats }
+func ReadFormats() []Format {
+	f := append([]Format(nil), Formats...)
+	for _, h := range []Format{HEIC, AVIF} {
+		if CanRead(h) {
+			f = append(f, h)
+		}
+	}
+	return f
+}
 
 // WriteFormats lists the formats this binary encodes: JPEG and PNG always,
 // WebP when libwebp was linked in.
@@ -33,6 +41,12 @@ func Features() []string {
 	}
 	if webpEncoder {
 		f = append(f, "libwebp "+webpVersion()+" (WebP encode)")
+	}
+	if heifAvailable {
+		f = append(f, "libheif "+heifVersion()+" (HEIC and AVIF decode)")
+	}
+	if lcmsAvailable {
+		f = append(f, "lcms2 "+lcmsVersion()+" (ICC colour profiles)")
 	}
 	return f
 }

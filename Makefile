@@ -13,7 +13,17 @@ LDFLAGS  := -X main.version=$(VERSION)
 # on Go machines by default). Without its header, build the standard library's
 # decoder instead: slower, same results.
 CC       ?= cc
-TAGS     := $(shell printf '\#include <stdio.h>\n\#include <jpeglib.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibjpeg)
+# (\043 is '#', which make would read as a comment, or keep a backslash before.)
+TAGS     := $(shell printf '\043include <stdio.h>\n\043include <jpeglib.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibjpeg)
+# WebP output needs libwebp (Debian libwebp-dev): without its header the
+# binary is built without it, and --format webp says so.
+TAGS     += $(shell printf '\043include <webp/encode.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibwebp)
+# HEIC and AVIF input need libheif (Debian libheif-dev), colour profiles
+# Little CMS 2 (liblcms2-dev): without a header the binary is built without
+# that feature (HEIC stays "unsupported format", profiles are ignored with
+# a warning).
+TAGS     += $(shell printf '\043include <libheif/heif.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolibheif)
+TAGS     += $(shell printf '\043include <lcms2.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolcms)
 SOURCES  := $(shell find . -name '*.go' -not -path './lib/*') go.mod go.sum model/builtin/cartoon.onnx
 
 .PHONY: demo test test-slurm stress bench docs build ort vet fuzz clean
@@ -36,10 +46,38 @@ test-slurm: ort
 stress: ort
 	ANIMEGAN_STRESS=1 $(GO) test -tags '$(TAGS)' -race -count=1 -timeout 30m -run 'TestSoak' -v ./convert
 
+# The build without libjpeg (what `make test` builds on a machine without its
+# header), tested on a machine with it too: the packages whose code differs
+# (imageio's JPEG decoder and encoder) and those that run them (convert, the
+# CLI tests, which build the binary with the same tags).
+NOLIBJPEG_PKGS := ./imageio ./convert .
+.PHONY: test-nolibjpeg
+test-nolibjpeg: ort
+	$(GO) vet -tags '$(sort $(TAGS) nolibjpeg)' $(NOLIBJPEG_PKGS)
+	$(GO) test -tags '$(sort $(TAGS) nolibjpeg)' -race -count=1 -timeout 30m $(NOLIBJPEG_PKGS)
+
+# The build without libwebp (no WebP output), tested on a machine with it:
+# the packages whose code differs and the one that runs them. The CLI's side
+# is TestBuiltWithoutLibwebp, in `make test`.
+NOLIBWEBP_PKGS := ./imageio ./convert
+.PHONY: test-nolibwebp
+test-nolibwebp: ort
+	$(GO) vet -tags '$(sort $(TAGS) nolibwebp)' $(NOLIBWEBP_PKGS)
+	$(GO) test -tags '$(sort $(TAGS) nolibwebp)' -race -count=1 -timeout 30m $(NOLIBWEBP_PKGS)
+
+# The build without libheif and lcms2 (HEIC/AVIF unsupported, colour
+# profiles ignored with a warning), tested on a machine with them: the
+# packages whose code differs and those that run them (convert, the CLI).
+NOHEIF_PKGS := ./imageio ./convert .
+.PHONY: test-noheif
+test-noheif: ort
+	$(GO) vet -tags '$(sort $(TAGS) nolibheif nolcms)' $(NOHEIF_PKGS)
+	$(GO) test -tags '$(sort $(TAGS) nolibheif nolcms)' -race -count=1 -timeout 30m $(NOHEIF_PKGS)
+
 # Each fuzz target in turn, FUZZTIME each.
 FUZZTIME ?= 60s
 FUZZ_TARGETS := imageio:FuzzProbe imageio:FuzzDecode imageio:FuzzResize imageio:FuzzOrient \
-	convert:FuzzParseJobs model:FuzzPackUnpack
+	convert:FuzzParseJobs model:FuzzPackUnpack imageio:FuzzEXIF imageio:FuzzMetadata
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "== $$t"; \

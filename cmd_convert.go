@@ -41,8 +41,10 @@ error, 130/143 interrupted by SIGINT/SIGTERM.`,
 			&cli.IntFlag{Name: "threads", DefaultText: "auto", Usage: "ONNX Runtime intra-op threads per inference worker (default cores / inference workers)"},
 			&cli.IntFlag{Name: "max-size", Value: convert.DefaultMaxSide, Usage: "longest side fed to the model, in pixels; 0 = original size"},
 			&cli.BoolFlag{Name: "keep-size", Usage: "scale each result back to its input's size"},
-			&cli.StringFlag{Name: "format", Usage: "output format `jpg|png` (default: JPEG stays JPEG, PNG stays PNG, others become PNG)"},
-			&cli.IntFlag{Name: "quality", Value: convert.DefaultQuality, Usage: "JPEG quality 1-100"},
+			&cli.StringFlag{Name: "format", Usage: "output format `jpg|png|webp` (default: JPEG stays JPEG, PNG stays PNG, HEIC and AVIF become JPEG, others PNG)"},
+			&cli.IntFlag{Name: "quality", Value: convert.DefaultQuality, Usage: "JPEG and WebP quality 1-100 (WebP at 100: lossless)"},
+			&cli.StringFlag{Name: "color", Value: string(convert.ColourSRGB), Usage: "`srgb|input`: write the results of photos with a colour profile (Adobe RGB, Display P3, ...) in sRGB, or converted back into the photo's own profile; both are tagged"},
+			&cli.StringFlag{Name: "metadata", Value: string(convert.MetadataKeep), Usage: "`keep|strip` the photos' EXIF (date, camera, GPS position), XMP and IPTC in the outputs"},
 			&cli.Int64Flag{Name: "max-pixels", Value: convert.DefaultMaxPixels, Usage: "reject images with more pixels than this, from their header"},
 			&cli.StringFlag{Name: "mem-budget", DefaultText: "75% of the memory limit (cgroup, RLIMIT_AS) or of available memory, the smaller",
 				Usage: "memory for inferences in flight, e.g. 6GiB; images wait for room instead of running out of memory; 0 = default, off = none"},
@@ -71,6 +73,14 @@ func runConvert(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
+	meta, err := convert.ParseMetadataMode(c.String("metadata"))
+	if err != nil {
+		return usageError{err}
+	}
+	colour, err := convert.ParseColourMode(c.String("color"))
+	if err != nil {
+		return usageError{err}
+	}
 	budget, err := parseBudget(c.String("mem-budget"))
 	if err != nil {
 		return usageError{err}
@@ -92,6 +102,8 @@ func runConvert(c *cli.Context) error {
 		KeepSize:  c.Bool("keep-size"),
 		Format:    format,
 		Quality:   c.Int("quality"),
+		Metadata:  meta,
+		Colour:    colour,
 		MaxPixels: c.Int64("max-pixels"),
 		Timeout:   c.Duration("timeout"),
 		Jobs:      jobs,

@@ -3,11 +3,21 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"animegan/imageio"
 	"animegan/model"
 )
+
+func formatList(fs []imageio.Format) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = string(f)
+	}
+	return strings.Join(s, " ")
+}
 
 func versionCommand() *cli.Command {
 	return &cli.Command{
@@ -20,6 +30,12 @@ func versionCommand() *cli.Command {
 			w := c.App.Writer
 			fmt.Fprintf(w, "animegan %s\n", version)
 			fmt.Fprintf(w, "go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(w, "formats: read %s; write %s\n", formatList(imageio.ReadFormats()), formatList(imageio.WriteFormats()))
+			if f := imageio.Features(); len(f) > 0 {
+				fmt.Fprintf(w, "features: %s\n", strings.Join(f, ", "))
+			} else {
+				fmt.Fprintf(w, "features: none (built without the optional C libraries)\n")
+			}
 			rt, err := model.Load(c.String("ort-lib"))
 			if err != nil {
 				fmt.Fprintf(w, "onnxruntime: not loaded\n")

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "animegan")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	build := exec.Command("go", "build", "-tags", strings.Join(buildTags, ","), "-o", binary, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		os.RemoveAll(dir)
@@ -153,7 +153,8 @@ func TestUsageErrors(t *testing.T) {
 		{"no inputs", []string{"convert"}, "name at least one photo"},
 		{"bad jobs", []string{"convert", in, "-j", "0"}, "worker count"},
 		{"bad jobs form", []string{"convert", in, "-j", "1:2"}, "L:I:E"},
-		{"bad format", []string{"convert", in, "--format", "gif"}, "want jpg or png"},
+		{"bad format", []string{"convert", in, "--format", "gif"}, "want jpg, png or webp"},
+		{"bad metadata", []string{"convert", in, "--metadata", "some"}, "--metadata \"some\": want keep or strip"},
 		{"unknown flag", []string{"convert", in, "--frobnicate"}, "frobnicate"},
 		{"missing model", []string{"convert", in, "-m", "/nonexistent.onnx"}, "/nonexistent.onnx"},
 		{"output is input", []string{"convert", in, "-o", in}, "is the input folder"},

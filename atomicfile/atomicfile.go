@@ -14,6 +14,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
+
+	"animegan/internal/flock"
+	"animegan/internal/testhook"
 )
 
 // tempMarker is part of every temporary file name; RemoveStale looks for it.
@@ -76,14 +80,14 @@ func tempBase(base string) string {
 // removed, path is left as it was, and the error names path and wraps the
 // cause (errors.Is(err, syscall.ENOSPC) works). A panic in fill is
 // returned as an error, not re-raised.
+//
+// The temporary file is write-locked (internal/flock) from just after its
+// creation until after the rename, so that RemoveStale in another process,
+// on this host or another, can tell it from the litter of a killed run.
 func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
-	tmp, err := tempName(path)
+	tmp, f, held, err := create(path, perm)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	f, err := live.open(tmp, perm)
-	if err != nil {
-		return fmt.Errorf("writing %s: creating temporary file: %w", path, unwrapPathError(err))
 	}
 	committed := false
 	defer func() {
@@ -94,8 +98,12 @@ func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err err
 			f.Close()
 			os.Remove(tmp)
 		}
+		if held != nil {
+			held.Close() // releases the lock, after the rename or the removal
+		}
 		live.forget(tmp)
 	}()
+	testhook.At(testhook.TempCreated)
 	bw := bufio.NewWriterSize(f, 256<<10)
 	if err := fill(bw); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -120,6 +128,84 @@ func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err err
 		d.Close()
 	}
 	return nil
+}
+
+// create makes and registers the temporary file of path, and locks it
+// through a second descriptor, held, which Write keeps open until after
+// the rename (f itself is closed before, so that a failing close still
+// leaves path untouched). held is nil where the file system cannot lock;
+// the file is then unprotected, as files of any other program are.
+//
+// Between the creation and the lock, RemoveStale in another process may
+// take the file for a dead writer's: it locks and unlinks it. create sees
+// that (the lock is busy, or the name no longer leads to the locked file)
+// and starts again under a new name.
+func create(path string, perm os.FileMode) (tmp string, f file, held *os.File, err error) {
+	for range 4 {
+		if tmp, err = tempName(path); err != nil {
+			return "", nil, nil, err
+		}
+		if f, err = live.open(tmp, perm); err != nil {
+			if errors.Is(err, ErrAbandoned) {
+				return "", nil, nil, err
+			}
+			return "", nil, nil, fmt.Errorf("creating temporary file: %w", unwrapPathError(err))
+		}
+		held, err = lockTemp(tmp)
+		if err == nil {
+			return tmp, f, held, nil
+		}
+		f.Close()
+		os.Remove(tmp)
+		live.forget(tmp)
+		if !errors.Is(err, errTaken) {
+			return "", nil, nil, fmt.Errorf("locking temporary file: %w", unwrapPathError(err))
+		}
+	}
+	return "", nil, nil, fmt.Errorf("creating temporary file: %w", err)
+}
+
+// openHeld opens a new temporary file a second time, to lock it; tests
+// make it fail as it does for a file whose mode denies its owner writing
+// (root is never denied).
+var openHeld = func(name string) (*os.File, error) { return os.OpenFile(name, os.O_RDWR, 0) }
+
+// tryLock is flock.TryLock; tests make it report a file system without
+// locks.
+var tryLock = flock.TryLock
+
+// errTaken: another process's RemoveStale took the new temporary file.
+var errTaken = errors.New("temporary file removed by another process as it was created")
+
+func lockTemp(tmp string) (*os.File, error) {
+	held, err := openHeld(tmp)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, errTaken
+	case errors.Is(err, os.ErrPermission):
+		return nil, nil // perm without the owner's write bit: it cannot be locked
+	case err != nil:
+		return nil, err
+	}
+	switch err := tryLock(held); {
+	case errors.Is(err, flock.ErrUnsupported):
+		held.Close()
+		return nil, nil
+	case errors.Is(err, flock.ErrBusy):
+		held.Close()
+		return nil, errTaken
+	case err != nil:
+		held.Close()
+		return nil, err
+	}
+	if ok, err := flock.Still(held, tmp); !ok || err != nil {
+		held.Close()
+		if err == nil {
+			err = errTaken
+		}
+		return nil, err
+	}
+	return held, nil
 }
 
 // ErrAbandoned is returned by Write once Abandon has been called.
@@ -198,16 +284,29 @@ func unwrapPathError(err error) error {
 	return err
 }
 
+// UnknownAge is how old a temporary file must be before RemoveStale
+// deletes it when it cannot tell whether its writer is alive (the file
+// system cannot lock). No write keeps its temporary file anywhere near
+// that long; clock skew between NFS clients is far smaller.
+const UnknownAge = 24 * time.Hour
+
 // RemoveStale deletes the temporary files that Write leaves behind when the
 // process is killed mid-write (only names matching this package's pattern,
-// only directly in dir, only regular files). It returns how many it removed;
-// the error is the first failure, after trying all of them.
+// only directly in dir, only regular files). A file whose writer is alive,
+// in this process or another, on this host or another sharing the file
+// system, is never deleted: Write holds a lock on it until its rename, and
+// RemoveStale deletes a file only after taking that lock itself (the
+// kernel drops a lock when its holder dies; an NFS server, when the dead
+// client's lease ends or the client restarts). Where the file system
+// cannot lock, only files older than UnknownAge go.
+//
+// It returns how many it removed; the error is the first failure, after
+// trying all of them.
 func RemoveStale(dir string) (int, error) { return removeStale(dir, nil) }
 
 // RemoveStaleOf is RemoveStale for the temporary files of the named
-// destinations only (base names in dir): other processes writing other
-// files into the same folder, such as the other shards of a sharded run,
-// keep theirs.
+// destinations only (base names in dir): the other shards of a sharded run
+// clean up after themselves.
 func RemoveStaleOf(dir string, dests []string) (int, error) {
 	own := make(map[string]bool, len(dests))
 	for _, d := range dests {
@@ -230,13 +329,52 @@ func removeStale(dir string, own map[string]bool) (int, error) {
 		if name := e.Name(); own != nil && !own[name[1:strings.LastIndex(name, tempMarker)]] {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-			if !errors.Is(err, os.ErrNotExist) && first == nil {
-				first = fmt.Errorf("removing stale temporary file: %w", err)
-			}
-			continue
+		removed, err := removeIfDead(filepath.Join(dir, e.Name()))
+		if err != nil && first == nil {
+			first = fmt.Errorf("removing stale temporary file: %w", err)
 		}
-		n++
+		if removed {
+			n++
+		}
 	}
 	return n, first
+}
+
+// removeIfDead deletes a temporary file whose writer is provably gone.
+func removeIfDead(path string) (bool, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil // its writer renamed or removed it just now
+	case err != nil:
+		return removeIfOld(path) // not ours to lock (another user's?)
+	}
+	defer f.Close() // after the removal: the lock keeps a writer that comes back to it out
+	switch err := tryLock(f); {
+	case errors.Is(err, flock.ErrBusy):
+		return false, nil // alive
+	case errors.Is(err, flock.ErrUnsupported):
+		return removeIfOld(path)
+	case err != nil:
+		return false, err
+	}
+	return remove(path)
+}
+
+func remove(path string) (bool, error) {
+	switch err := os.Remove(path); {
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+func removeIfOld(path string) (bool, error) {
+	info, err := os.Stat(path)
+	if err != nil || time.Since(info.ModTime()) < UnknownAge {
+		return false, nil
+	}
+	return remove(path)
 }

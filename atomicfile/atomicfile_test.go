@@ -11,6 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"animegan/internal/flock"
 )
 
 func listDir(t *testing.T, dir string) []string {
@@ -335,4 +338,150 @@ func TestInjectedEACCES(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 	t.Log(err)
+}
+
+// TestRemoveStaleSparesLiveWriters: a Write in progress holds a lock on its
+// temporary file, so RemoveStale (here from the same process, through
+// another open file, which OFD locks treat as another owner) leaves it
+// alone and the Write completes; once nothing holds a temporary file it
+// is litter and goes.
+func TestRemoveStaleSparesLiveWriters(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.png")
+	filling, resume := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- Write(path, 0o644, func(w io.Writer) error {
+			close(filling)
+			<-resume
+			_, err := w.Write([]byte("complete"))
+			return err
+		})
+	}()
+	<-filling
+	litter := filepath.Join(dir, ".b.png"+tempMarker+"0123456789abcdef")
+	must(t, os.WriteFile(litter, []byte("a killed run's"), 0o644))
+	for _, clean := range []func() (int, error){
+		func() (int, error) { return RemoveStale(dir) },
+		func() (int, error) { return RemoveStaleOf(dir, []string{"out.png"}) },
+	} {
+		if _, err := clean(); err != nil {
+			t.Fatal(err)
+		}
+		if names := listDir(t, dir); len(names) != 1 || !IsTemp(names[0]) || names[0] == filepath.Base(litter) {
+			t.Fatalf("after clean-up the folder holds %v, want the live temporary file", names)
+		}
+	}
+	if _, err := os.Stat(litter); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the unlocked temporary file was kept: %v", err)
+	}
+	close(resume)
+	if err := <-done; err != nil {
+		t.Fatalf("the live Write failed after the clean-up: %v", err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "complete" {
+		t.Fatalf("output %q, %v", b, err)
+	}
+	if names := listDir(t, dir); len(names) != 1 {
+		t.Errorf("left %v", names)
+	}
+}
+
+// TestCreateRetriesWhenTaken: when another process's RemoveStale locks or
+// removes a temporary file between its creation and its lock, lockTemp
+// says so and Write starts again under a new name.
+func TestCreateRetriesWhenTaken(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := lockTemp(filepath.Join(dir, ".gone"+tempMarker+"0123456789abcdef")); !errors.Is(err, errTaken) {
+		t.Errorf("removed before its lock: %v, want errTaken", err)
+	}
+	busy := filepath.Join(dir, ".busy"+tempMarker+"0123456789abcdef")
+	must(t, os.WriteFile(busy, nil, 0o644))
+	cleaner, err := os.OpenFile(busy, os.O_RDWR, 0)
+	must(t, err)
+	defer cleaner.Close()
+	must(t, flock.TryLock(cleaner))
+	if _, err := lockTemp(busy); !errors.Is(err, errTaken) {
+		t.Errorf("locked by a cleaner: %v, want errTaken", err)
+	}
+
+	// A cleaner takes the first temporary file as it is made: Write
+	// still succeeds, under another name.
+	orig := openTemp
+	defer func() { openTemp = orig }()
+	calls := 0
+	openTemp = func(name string, perm os.FileMode) (file, error) {
+		calls++
+		f, err := orig(name, perm)
+		if calls == 1 && err == nil {
+			os.Remove(name)
+		}
+		return f, err
+	}
+	path := filepath.Join(dir, "out.jpg")
+	if err := Write(path, 0o644, func(w io.Writer) error { _, err := w.Write([]byte("ok")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "ok" || calls != 2 {
+		t.Errorf("output %q after %d temporary files, want \"ok\" after 2", b, calls)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNoLocks: on a file system that refuses locks, Write still works
+// (unprotected), and RemoveStale, unable to tell a live writer from a dead
+// one, deletes only temporary files older than UnknownAge.
+func TestNoLocks(t *testing.T) {
+	orig := tryLock
+	defer func() { tryLock = orig }()
+	tryLock = func(f *os.File) error {
+		return &os.PathError{Op: "lock", Path: f.Name(), Err: errors.Join(flock.ErrUnsupported, syscall.ENOLCK)}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.png")
+	if err := Write(path, 0o644, func(w io.Writer) error { _, err := w.Write([]byte("ok")); return err }); err != nil {
+		t.Fatalf("Write without locks: %v", err)
+	}
+	old := filepath.Join(dir, ".a.png"+tempMarker+"0123456789abcdef")
+	fresh := filepath.Join(dir, ".b.png"+tempMarker+"fedcba9876543210")
+	must(t, os.WriteFile(old, nil, 0o644))
+	must(t, os.WriteFile(fresh, nil, 0o644))
+	long := time.Now().Add(-UnknownAge - time.Hour)
+	must(t, os.Chtimes(old, long, long))
+	if n, err := RemoveStale(dir); n != 1 || err != nil {
+		t.Fatalf("RemoveStale = %d, %v; want the old file only", n, err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a temporary file older than UnknownAge was kept")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh temporary file whose writer cannot be checked was deleted: %v", err)
+	}
+}
+
+// TestReadOnlyPerm: a file written with a mode its owner cannot write is
+// written all the same: its temporary file just cannot be opened again to
+// be locked (as root it can, so the refusal is injected too).
+func TestReadOnlyPerm(t *testing.T) {
+	orig := openHeld
+	defer func() { openHeld = orig }()
+	openHeld = func(name string) (*os.File, error) {
+		if os.Geteuid() != 0 {
+			return orig(name)
+		}
+		return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EACCES}
+	}
+	path := filepath.Join(t.TempDir(), "ro.txt")
+	if err := Write(path, 0o444, func(w io.Writer) error { _, err := w.Write([]byte("ro")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o444 {
+		t.Fatalf("%v, %v", info, err)
+	}
 }

@@ -65,6 +65,12 @@ type EngineOptions struct {
 	// workers: Cores are then split among the admitted ones.
 	AutoThreads bool
 	Cores       int
+	// KeepMetadata reads each photo's EXIF, XMP and IPTC at decode, for
+	// EncodeMeta to write into its output.
+	KeepMetadata bool
+	// ColourInput writes the results of photos with an RGB profile in
+	// that profile (--color input) instead of sRGB.
+	ColourInput bool
 	// MemBudget bounds the estimated memory of inferences in flight:
 	// 0 picks DefaultBudget, a negative value turns the budget off.
 	MemBudget int64
@@ -99,12 +105,14 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 		if limit == 0 {
 			limit, source = DefaultBudget()
 		}
-		// Calibrating costs a few inferences at start-up; skip it when
-		// even a generous bound on every worker's memory fits.
-		cost := upperCost
-		if int64(o.Workers)*upperCost.Bytes(e.worstPixels()) > limit {
+		// Calibrating costs two inferences at start-up; skip it only when
+		// even a generous bound on the largest inference this run can see
+		// fits every worker at once: then nothing is ever held back or
+		// refused, whatever the model really takes.
+		cost := upperCost(spec)
+		if needsCalibration(cost, o.Workers, e.worstPixels(), limit) {
 			var err error
-			if cost, err = calibrate(spec, data, e.worstPixels()); err != nil {
+			if cost, err = calibrate(spec, data, e.worstPixels(), limit); err != nil {
 				return nil, err
 			}
 		}
@@ -318,6 +326,12 @@ type Decoded struct {
 	W, H   int          // the output's size
 	Geom   model.Geometry
 	Source image.Point // the upright source size
+	// Meta is the photo's metadata for its output (nil: none, or not kept).
+	Meta *imageio.Metadata
+	// Warnings are problems met that did not fail the photo.
+	Warnings []string
+	// Colour is how the photo's colours were read (its profile, if any).
+	Colour imageio.Colour
 }
 
 // Pixels is the model input's pixel count, the driver of inference cost.
@@ -340,7 +354,7 @@ func (e *Engine) Decode(path string, keepAlpha bool) (*Decoded, error) {
 		}
 		return max(g.ModelW, g.ScaledW), max(g.ModelH, g.ScaledH)
 	}
-	src, err := imageio.Decode(f, imageio.DecodeOptions{MaxPixels: e.opts.MaxPixels, Shrink: shrink})
+	src, err := imageio.Decode(f, imageio.DecodeOptions{MaxPixels: e.opts.MaxPixels, Shrink: shrink, Metadata: e.opts.KeepMetadata})
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +363,18 @@ func (e *Engine) Decode(path string, keepAlpha bool) (*Decoded, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Decoded{Geom: g, W: g.ModelW, H: g.ModelH, Source: image.Pt(w, h)}
+	// ONNX Runtime would crash on this inference, budget or not.
+	if err := checkResize(e.spec, g, w, h, e.opts.MaxSide); err != nil {
+		return nil, err
+	}
+	if e.budget != nil {
+		// An inference the whole budget cannot hold is never started: it
+		// would take memory the budget says is not there.
+		if err := e.budget.Check(e.spec, g, w, h, e.opts.MaxSide); err != nil {
+			return nil, err
+		}
+	}
+	d := &Decoded{Geom: g, W: g.ModelW, H: g.ModelH, Source: image.Pt(w, h), Meta: src.Metadata, Warnings: src.Warnings, Colour: src.Colour}
 	switch {
 	case e.opts.KeepSize:
 		d.W, d.H = w, h
@@ -427,11 +452,25 @@ func (e *Engine) Infer(ctx context.Context, d *Decoded, turn Turn) (*image.NRGBA
 	return img, nil
 }
 
-// Encode writes a result in the output format.
+// Encode writes a result in the output format, without metadata.
 func (e *Engine) Encode(w io.Writer, img *image.NRGBA, f OutputFormat) error {
-	enc := imageio.PNG
-	if f == FormatJPEG {
-		enc = imageio.JPEG
+	return e.EncodeMeta(w, img, f, nil, nil)
+}
+
+// EncodeMeta writes a result in the output format with the source's
+// metadata (nil: none); warnf (may be nil) hears about metadata the format
+// could not hold.
+func (e *Engine) EncodeMeta(w io.Writer, img *image.NRGBA, f OutputFormat, meta *imageio.Metadata, warnf func(string, ...any)) error {
+	return e.EncodeResult(w, img, f, meta, imageio.Colour{}, warnf)
+}
+
+// EncodeResult is EncodeMeta for a photo whose colours were read as c:
+// with a profile, the result is tagged sRGB, or (ColourInput) converted
+// into the photo's RGB profile and tagged with it. img may be changed.
+func (e *Engine) EncodeResult(w io.Writer, img *image.NRGBA, f OutputFormat, meta *imageio.Metadata, c imageio.Colour, warnf func(string, ...any)) error {
+	if warnf == nil {
+		warnf = func(string, ...any) {}
 	}
-	return imageio.Encode(w, img, enc, e.opts.Quality)
+	icc := outputProfile(img, c, e.opts.ColourInput, warnf)
+	return imageio.EncodeWith(w, img, f.Codec(), imageio.EncodeOptions{Quality: e.opts.Quality, Metadata: meta, Warnf: warnf, ICC: icc})
 }

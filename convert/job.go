@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"animegan/atomicfile"
+	"animegan/imageio"
+	"animegan/internal/flock"
+	"animegan/internal/testhook"
 	"animegan/model"
 	"animegan/pipeline"
 )
@@ -80,6 +83,12 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	if err != nil {
 		return nil, setupErr("output directory %s: %w", outDir, err)
 	}
+	if err := man.Unlocked(); err != nil {
+		r.Logf("manifest: %v: records are appended but the journal is not compacted; two processes writing the same journal on this file system may still interleave", err)
+	}
+	if why := flock.LocalOnly(outDir); why != "" {
+		r.Logf("%s: %s; processes on two hosts writing into it must each have their own shard", outDir, why)
+	}
 	j := &job{opts: &o, spec: spec, outDir: outDir, manifest: man, reporter: r, sum: sum}
 	defer func() {
 		if cerr := man.Close(outDir, writeAtomic); cerr != nil {
@@ -94,6 +103,7 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 		targets = slices.DeleteFunc(targets, func(t Target) bool { return !o.Shard.Owns(t.Input) })
 	}
 	j.removeStale(targets)
+	testhook.At(testhook.CleanedUp)
 	j.settings = make(map[OutputFormat]string)
 	for _, t := range targets {
 		if _, ok := j.settings[t.Format]; !ok {
@@ -161,6 +171,8 @@ func settingsOf(o *Options, spec *model.Spec, rt *model.Runtime, outDir string) 
 		KeepSize:     o.KeepSize,
 		Format:       string(o.Format),
 		Quality:      o.Quality,
+		Metadata:     string(o.Metadata),
+		Colour:       string(o.Colour),
 		Jobs:         JobsDoc{o.Jobs.Decode, o.Jobs.Infer, o.Jobs.Encode},
 		Session:      o.SessionOptions().String(),
 		OutputDir:    outDir,
@@ -195,8 +207,10 @@ type job struct {
 }
 
 // removeStale deletes temp files a killed run left in the folders this
-// run writes to; they are hidden, but they are litter. A shard removes only
-// those of its own outputs: the other shards may be writing theirs.
+// run writes to; they are hidden, but they are litter. Those of a process
+// still writing are never touched (atomicfile.RemoveStale proves their
+// writer gone first). A shard looks only at those of its own outputs: the
+// other shards tidy up after themselves.
 func (j *job) removeStale(targets []Target) {
 	dests := map[string][]string{j.outDir: {manifestName(j.opts.Shard)}}
 	dirs := []string{j.outDir}
@@ -229,6 +243,16 @@ func (j *job) fail(input string, err error) {
 	j.reporter.Failed(f)
 }
 
+// warn reports a problem that did not fail an input.
+func (j *job) warn(input, msg string) {
+	j.sum.Warnings = append(j.sum.Warnings, Warning{Input: input, Warning: msg})
+	if w, ok := j.reporter.(Warner); ok {
+		w.Warned(input, msg)
+		return
+	}
+	j.reporter.Logf("WARN %s: %s", QuoteName(input), escapeControl(msg))
+}
+
 func (j *job) outPath(t *Target) string {
 	return filepath.Join(j.outDir, filepath.FromSlash(t.OutRel))
 }
@@ -240,8 +264,11 @@ type decoded struct {
 }
 
 type inferred struct {
-	t   *task
-	img *image.NRGBA
+	t    *task
+	img  *image.NRGBA
+	meta *imageio.Metadata
+	// colour is how the photo's colours were read, for its output's profile.
+	colour imageio.Colour
 }
 
 // convert runs the leaders through the decode → infer → encode pipeline.
@@ -268,18 +295,20 @@ func (j *job) convert(ctx context.Context, leaders []*task, eo EngineOptions) er
 	left := newCountdown(len(leaders))
 	stages := pipeline.Stages[*task, *decoded, *inferred]{
 		Decode: func(_ context.Context, t *task) (*decoded, error) {
-			d, err := eng.Decode(t.Path, t.Format == FormatPNG)
+			d, err := eng.Decode(t.Path, t.Format.KeepsAlpha())
 			if err != nil {
 				left.drop()
+				return &decoded{t, d}, err
 			}
-			return &decoded{t, d}, err
+			t.warnings = append(t.warnings, d.Warnings...)
+			return &decoded{t, d}, nil
 		},
 		Admit: func(ctx context.Context, d *decoded) (func(), error) {
 			return eng.Admit(ctx, d.Decoded)
 		},
 		Infer: func(ctx context.Context, d *decoded) (*inferred, error) {
 			img, err := eng.Infer(ctx, d.Decoded, left.start())
-			return &inferred{d.t, img}, err
+			return &inferred{d.t, img, d.Meta, d.Colour}, err
 		},
 		Encode: func(_ context.Context, in *inferred) error {
 			return j.write(eng, in)
@@ -339,7 +368,9 @@ func (j *job) write(eng *Engine, in *inferred) error {
 		return fmt.Errorf("creating output folder: %w", err)
 	}
 	err := writeAtomic(path, func(w io.Writer) error {
-		return eng.Encode(w, in.img, t.Format)
+		return eng.EncodeResult(w, in.img, t.Format, in.meta, in.colour, func(format string, args ...any) {
+			t.warnings = append(t.warnings, fmt.Sprintf(format, args...))
+		})
 	})
 	if err != nil {
 		return err
@@ -359,6 +390,9 @@ func writeAtomic(path string, fill func(io.Writer) error) error {
 func (j *job) done(res pipeline.Result[*task]) error {
 	t := res.Item
 	t.reported = true
+	for _, w := range t.warnings {
+		j.warn(t.Path, w)
+	}
 	switch {
 	case res.Err == nil:
 		j.sum.Converted++

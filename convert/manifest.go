@@ -12,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"animegan/internal/flock"
+	"animegan/internal/testhook"
 )
 
 // ManifestName is the journal, inside the output directory, of what made
@@ -44,27 +47,35 @@ type Record struct {
 // Manifest is the journal of one output directory. Records are appended as
 // outputs land (an output without its record, after a kill, is simply made
 // again), and the file is rewritten compactly at the end of a run.
+//
+// Two processes may share a journal (the same shard started twice, or two
+// unsharded runs into one folder). Every append and the compaction hold a
+// write lock on the journal file (internal/flock), and the compaction reads
+// the journal under that lock, so the file it renames into place holds every
+// record appended until then; an append that waited for the lock finds a
+// new file under the journal's name and locks and appends to that one
+// instead. Where the file system cannot lock, records are appended without
+// the lock and the journal is never compacted, so that no rename can drop
+// another process's records.
 type Manifest struct {
-	path    string
-	mu      sync.Mutex
-	records map[string]Record // every journal's, for lookups
-	own     map[string]Record // this journal's, rewritten on Close
-	journal *os.File
+	path     string
+	mu       sync.Mutex
+	records  map[string]Record // every journal's, for lookups
+	unlocked error             // why the journal cannot be locked, if it cannot
 }
 
 // OpenManifest reads every journal in dir, tolerating a torn last line from
-// a killed run, and opens the shard's own for appending.
+// a killed run, and creates the shard's own if it is missing.
 func OpenManifest(dir string, shard Shard) (*Manifest, error) {
-	m := &Manifest{path: filepath.Join(dir, manifestName(shard)), records: make(map[string]Record), own: make(map[string]Record)}
+	m := &Manifest{path: filepath.Join(dir, manifestName(shard)), records: make(map[string]Record)}
 	journals, err := filepath.Glob(filepath.Join(dir, ".animegan-manifest*.jsonl"))
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(journals, func(a, b string) int {
-		// Our own journal last: its records win.
-		return cmpBool(a == m.path, b == m.path)
-	})
 	for _, path := range journals {
+		if path == m.path {
+			continue
+		}
 		f, err := os.Open(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -72,27 +83,65 @@ func OpenManifest(dir string, shard Shard) (*Manifest, error) {
 		case err != nil:
 			return nil, fmt.Errorf("reading manifest: %w", err)
 		}
-		m.read(f, path == m.path)
+		readRecords(f, m.records)
 		f.Close()
 	}
-	m.journal, err = os.OpenFile(m.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	// Our own journal last, under its lock: its records win.
+	f, err := m.lockJournal()
 	if err != nil {
 		return nil, fmt.Errorf("opening manifest for writing: %w", err)
 	}
+	defer f.Close()
+	readRecords(f, m.records)
 	return m, nil
 }
 
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
+// Unlocked says why the journal cannot be locked (and so is not compacted),
+// or is nil.
+func (m *Manifest) Unlocked() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.unlocked
 }
 
-func (m *Manifest) read(r io.Reader, own bool) {
+// lockFile is flock.Lock; tests make it report a file system without locks.
+var lockFile = flock.Lock
+
+// lockJournal opens the journal and locks it. The lock must be on the
+// file the name leads to when it is granted: a compaction in another
+// process may have renamed a new journal over the one this waited for,
+// and then it starts again on the new one.
+func (m *Manifest) lockJournal() (*os.File, error) {
+	for {
+		f, err := os.OpenFile(m.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if m.unlocked != nil {
+			return f, nil
+		}
+		err = lockFile(f, func() { testhook.At(testhook.JournalLockWait) })
+		if errors.Is(err, flock.ErrUnsupported) {
+			m.unlocked = err
+			return f, nil
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		ok, err := flock.Still(f, m.path)
+		if ok {
+			return f, nil
+		}
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// readRecords adds a journal's records to recs, later lines winning.
+func readRecords(r io.Reader, recs map[string]Record) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {
@@ -100,10 +149,7 @@ func (m *Manifest) read(r io.Reader, own bool) {
 		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Output == "" {
 			continue // a line cut short by a kill: its output is redone
 		}
-		m.records[rec.Output] = rec
-		if own {
-			m.own[rec.Output] = rec
-		}
+		recs[rec.Output] = rec
 	}
 }
 
@@ -115,8 +161,10 @@ func (m *Manifest) Lookup(outRel string) (Record, bool) {
 	return r, ok
 }
 
-// Add journals a record. One write call per line with O_APPEND keeps lines
-// whole even when two processes share the directory.
+// Add journals a record: one write of one whole line, under the journal's
+// lock, on a journal opened afresh (so that on NFS it lands at the end of
+// what other clients appended, and after another process's compaction, in
+// the new file).
 func (m *Manifest) Add(r Record) error {
 	line, err := json.Marshal(r)
 	if err != nil {
@@ -125,32 +173,72 @@ func (m *Manifest) Add(r Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.records[r.Output] = r
-	m.own[r.Output] = r
-	if _, err := m.journal.Write(append(line, '\n')); err != nil {
+	f, err := m.lockJournal()
+	if err != nil {
+		return fmt.Errorf("writing manifest: %w", err)
+	}
+	if !endsLine(f) {
+		// A killed writer's torn last line: end it, or this record
+		// would be glued to it and lost with it.
+		line = append([]byte{'\n'}, line...)
+	}
+	_, err = f.Write(append(line, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr // on NFS, close is where a failed write shows
+	}
+	if err != nil {
 		return fmt.Errorf("writing manifest: %w", err)
 	}
 	return nil
 }
 
-// Close compacts the journal to one line per output, dropping records whose
-// output is gone, and closes it.
+// endsLine reports whether f is empty or ends with a newline.
+func endsLine(f *os.File) bool {
+	info, err := f.Stat()
+	if err != nil || info.Size() == 0 {
+		return true
+	}
+	var last [1]byte
+	_, err = f.ReadAt(last[:], info.Size()-1)
+	return err != nil || last[0] == '\n'
+}
+
+// Close compacts the journal to one line per output, dropping records
+// whose output is gone. It reads the journal under its lock, so records
+// other processes appended are kept, and renames the compacted copy over
+// it before the lock is released.
 func (m *Manifest) Close(outDir string, write func(path string, fill func(io.Writer) error) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.journal.Close(); err != nil {
-		return fmt.Errorf("closing manifest: %w", err)
+	testhook.At(testhook.JournalCompact)
+	if m.unlocked != nil {
+		return nil
 	}
-	keys := make([]string, 0, len(m.own))
-	for k := range m.own {
+	f, err := m.lockJournal()
+	if err != nil {
+		return fmt.Errorf("compacting manifest: %w", err)
+	}
+	defer f.Close() // releases the lock, after the rename
+	if m.unlocked != nil {
+		return nil
+	}
+	recs := make(map[string]Record)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("compacting manifest: %w", err)
+	}
+	readRecords(f, recs)
+	keys := make([]string, 0, len(recs))
+	for k := range recs {
 		if _, err := os.Stat(filepath.Join(outDir, filepath.FromSlash(k))); err == nil {
 			keys = append(keys, k)
 		}
 	}
 	slices.SortFunc(keys, strings.Compare)
+	testhook.At(testhook.JournalCompactLocked)
 	return write(m.path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		for _, k := range keys {
-			if err := enc.Encode(m.own[k]); err != nil {
+			if err := enc.Encode(recs[k]); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
 
 	"animegan/model"
@@ -23,7 +24,9 @@ type Options struct {
 	MaxSide   int          // longest side fed to the model; 0 = original
 	KeepSize  bool         // scale the result back to the input's size
 	Format    OutputFormat // FormatKeep: by input
-	Quality   int          // JPEG quality
+	Quality   int          // JPEG and WebP quality
+	Metadata  MetadataMode // copy EXIF, XMP and IPTC into outputs, or not
+	Colour    ColourMode   // the colour space of outputs of photos with a profile
 	MaxPixels int64        // reject larger images from their header
 	Timeout   time.Duration
 
@@ -73,6 +76,35 @@ func (o *Options) ApplyDefaults() {
 	if o.MaxPixels == 0 {
 		o.MaxPixels = DefaultMaxPixels
 	}
+	if o.Metadata == "" {
+		o.Metadata = MetadataKeep
+	}
+	if o.Colour == "" {
+		o.Colour = ColourSRGB
+	}
+}
+
+// MetadataMode says what of a photo's metadata its output gets.
+type MetadataMode string
+
+const (
+	// MetadataKeep copies EXIF (Orientation reset to 1, dimensions made
+	// the output's, thumbnail dropped), XMP and IPTC: the date, the camera
+	// and the GPS position stay with the photo.
+	MetadataKeep MetadataMode = "keep"
+	// MetadataStrip writes none of it, GPS included.
+	MetadataStrip MetadataMode = "strip"
+)
+
+// ParseMetadataMode reads a --metadata value.
+func ParseMetadataMode(s string) (MetadataMode, error) {
+	switch m := MetadataMode(strings.ToLower(strings.TrimSpace(s))); m {
+	case "":
+		return MetadataKeep, nil
+	case MetadataKeep, MetadataStrip:
+		return m, nil
+	}
+	return "", fmt.Errorf("--metadata %q: want keep or strip", s)
 }
 
 // Validate reports option values no run can use (exit status 2).
@@ -86,6 +118,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--max-size %d: must be 0 (original size) or positive", o.MaxSide)
 	case o.Quality < 1 || o.Quality > 100:
 		return fmt.Errorf("--quality %d: must be 1..100", o.Quality)
+	case o.Colour != ColourSRGB && o.Colour != ColourInput:
+		return fmt.Errorf("--color %q: want srgb or input", string(o.Colour))
+	case o.Metadata != MetadataKeep && o.Metadata != MetadataStrip:
+		return fmt.Errorf("--metadata %q: want keep or strip", string(o.Metadata))
 	case o.Threads < 0:
 		return fmt.Errorf("--threads %d: must be positive", o.Threads)
 	case o.Timeout < 0:
@@ -109,7 +145,8 @@ func (o *Options) engineOptions() EngineOptions {
 	return EngineOptions{
 		MaxSide: o.MaxSide, KeepSize: o.KeepSize, MaxPixels: o.MaxPixels, Quality: o.Quality,
 		Timeout: o.Timeout, Workers: o.Jobs.Infer, Session: o.SessionOptions(), MemBudget: o.MemBudget,
-		AutoThreads: o.Threads == 0, Cores: o.Cores,
+		AutoThreads: o.Threads == 0, Cores: o.Cores, KeepMetadata: o.Metadata != MetadataStrip,
+		ColourInput: o.Colour == ColourInput,
 	}
 }
 
@@ -119,13 +156,14 @@ func (o *Options) engineOptions() EngineOptions {
 // another -j still resumes.
 func fingerprint(o *Options, spec *model.Spec, format OutputFormat) string {
 	quality := 0 // PNG outputs do not depend on --quality
-	if format == FormatJPEG {
+	if format == FormatJPEG || format == FormatWebP {
 		quality = o.Quality
 	}
 	h := sha256.New()
 	h.Write(o.ModelData)
-	fmt.Fprintf(h, "|max=%d|keep=%t|fmt=%s|q=%d|range=%s|mult=%d",
-		o.MaxSide, o.KeepSize, format, quality, spec.Range, spec.Multiple)
+	fmt.Fprintf(h, "|max=%d|keep=%t|fmt=%s|q=%d|range=%s|mult=%d|meta=%s",
+		o.MaxSide, o.KeepSize, format, quality, spec.Range, spec.Multiple, o.Metadata)
+	fmt.Fprintf(h, "|color=%s", o.Colour)
 	return hex.EncodeToString(h.Sum(nil))[:24]
 }
 

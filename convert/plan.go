@@ -1,11 +1,14 @@
 package convert
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"animegan/imageio"
 )
 
 // OutputFormat is the encoding of an output file.
@@ -15,7 +18,11 @@ const (
 	FormatKeep OutputFormat = ""     // JPEG stays JPEG, PNG stays PNG, the rest become PNG
 	FormatJPEG OutputFormat = "jpeg" // never carries alpha
 	FormatPNG  OutputFormat = "png"
+	FormatWebP OutputFormat = "webp" // lossy, or lossless at --quality 100; keeps alpha
 )
+
+// ErrNoWebP is ParseFormat's error for webp in a binary built without libwebp.
+var ErrNoWebP = errors.New("format webp: this animegan was built without libwebp (install libwebp-dev, or your system's libwebp headers, and rebuild with make)")
 
 // ParseFormat reads a --format value.
 func ParseFormat(s string) (OutputFormat, error) {
@@ -26,16 +33,38 @@ func ParseFormat(s string) (OutputFormat, error) {
 		return FormatJPEG, nil
 	case "png":
 		return FormatPNG, nil
+	case "webp":
+		if !imageio.CanWrite(imageio.WebP) {
+			return FormatKeep, ErrNoWebP
+		}
+		return FormatWebP, nil
 	}
-	return FormatKeep, fmt.Errorf("format %q: want jpg or png", s)
+	return FormatKeep, fmt.Errorf("format %q: want jpg, png or webp", s)
 }
 
 // Ext is the file extension written for the format.
 func (f OutputFormat) Ext() string {
-	if f == FormatJPEG {
+	switch f {
+	case FormatJPEG:
 		return ".jpg"
+	case FormatWebP:
+		return ".webp"
 	}
 	return ".png"
+}
+
+// KeepsAlpha says whether the format carries transparency.
+func (f OutputFormat) KeepsAlpha() bool { return f == FormatPNG || f == FormatWebP }
+
+// Codec is the imageio format the output is encoded in.
+func (f OutputFormat) Codec() imageio.Format {
+	switch f {
+	case FormatJPEG:
+		return imageio.JPEG
+	case FormatWebP:
+		return imageio.WebP
+	}
+	return imageio.PNG
 }
 
 // outputFormatFor picks the output format for an input name. The decision
@@ -47,6 +76,9 @@ func outputFormatFor(name string, want OutputFormat) OutputFormat {
 	}
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".jpg", ".jpeg", ".jpe", ".jfif":
+		return FormatJPEG
+	case ".heic", ".heif", ".avif":
+		// Lossy photos, like JPEGs: a PNG of one is several times bigger.
 		return FormatJPEG
 	}
 	return FormatPNG

@@ -164,6 +164,23 @@ func (p *Printer) Failed(f Failure) {
 	}
 }
 
+// Warner is a Reporter that hears about problems that did not fail an
+// input (a broken EXIF block dropped, metadata too big for the output
+// format). Without it, warnings go to Logf.
+type Warner interface {
+	Warned(input, msg string)
+}
+
+// Warned prints "WARN path: message" unless --quiet.
+func (p *Printer) Warned(input, msg string) {
+	if p.Verbosity < Normal {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.above(fmt.Sprintf("WARN %s: %s", QuoteName(input), escapeControl(msg)))
+}
+
 func (p *Printer) Logf(format string, args ...any) {
 	if p.Verbosity < Verbose {
 		return

@@ -41,6 +41,7 @@ type Merged struct {
 	Failed      int       `json:"failed"`
 	NotStarted  int       `json:"not_started"`
 	Failures    []Failure `json:"failures"`
+	Warnings    []Warning `json:"warnings,omitempty"`
 	// Seconds is the longest shard's time (the batch's wall time when they
 	// ran together); ShardSeconds adds them up.
 	Seconds      float64 `json:"seconds"`
@@ -91,6 +92,7 @@ func Merge(sums []ShardSummary) (*Merged, error) {
 		m.Failed += s.Failed
 		m.NotStarted += s.NotStarted
 		m.Failures = append(m.Failures, s.Failures...)
+		m.Warnings = append(m.Warnings, s.Warnings...)
 		m.Seconds = max(m.Seconds, s.Seconds)
 		m.ShardSeconds += s.Seconds
 		if s.Interrupted {
@@ -98,6 +100,7 @@ func Merge(sums []ShardSummary) (*Merged, error) {
 		}
 	}
 	slices.SortFunc(m.Failures, func(a, b Failure) int { return strings.Compare(a.Input, b.Input) })
+	slices.SortStableFunc(m.Warnings, func(a, b Warning) int { return strings.Compare(a.Input, b.Input) })
 	return m, nil
 }
 
@@ -110,6 +113,9 @@ func (m *Merged) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "; longest shard %s, all shards %s\n", formatDuration(m.Seconds), formatDuration(m.ShardSeconds))
 	for _, f := range m.Failures {
 		fmt.Fprintln(w, f)
+	}
+	if len(m.Warnings) > 0 {
+		fmt.Fprintf(w, "%d warnings (listed with --json)\n", len(m.Warnings))
 	}
 	if len(m.Missing) > 0 {
 		fmt.Fprintf(w, "missing summaries for shards %v: those shards did not finish, or their summaries were not collected\n", m.Missing)

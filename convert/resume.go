@@ -24,10 +24,11 @@ type task struct {
 	settings string
 
 	followers []*task
-	copyErrs  []error // per follower, set by the encode stage
-	upToDate  bool    // the manifest says its output is current
-	source    string  // for a copy-only task: an up-to-date identical output
-	reported  bool    // the pipeline has given its result
+	copyErrs  []error  // per follower, set by the encode stage
+	upToDate  bool     // the manifest says its output is current
+	source    string   // for a copy-only task: an up-to-date identical output
+	reported  bool     // the pipeline has given its result
+	warnings  []string // problems that did not fail it, reported when it is done
 }
 
 // plan is the work left after resume and de-duplication.

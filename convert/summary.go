@@ -63,6 +63,8 @@ type Settings struct {
 	KeepSize     bool    `json:"keep_size"`
 	Format       string  `json:"format"`
 	Quality      int     `json:"quality"`
+	Metadata     string  `json:"metadata"`
+	Colour       string  `json:"color"`
 	Jobs         JobsDoc `json:"jobs"`
 	Session      string  `json:"session"`
 	OutputDir    string  `json:"output_dir"`
@@ -92,11 +94,19 @@ type Summary struct {
 	NotStarted      int          `json:"not_started"` // left undone by an interrupt or --fail-fast
 	Ignored         int          `json:"ignored"`     // non-image files in walked directories
 	Failures        []Failure    `json:"failures"`
+	Warnings        []Warning    `json:"warnings,omitempty"` // problems that did not fail an input
 	Seconds         float64      `json:"seconds"`
 	ImagesPerSecond float64      `json:"images_per_second"`
 	Interrupted     bool         `json:"interrupted"`
 	Settings        Settings     `json:"settings"`
 	Budget          *BudgetStats `json:"memory_budget,omitempty"`
+}
+
+// Warning is a problem met with an input that did not fail it (a broken
+// EXIF block left out, metadata the output format cannot hold).
+type Warning struct {
+	Input   string `json:"input"`
+	Warning string `json:"warning"`
 }
 
 // finish fills in the timing figures.

@@ -36,6 +36,9 @@ type DecodeOptions struct {
 	// too, at full size: its pixels then differ slightly (smoother chroma
 	// upsampling) from image/jpeg's.
 	Shrink func(width, height int) (minWidth, minHeight int)
+	// Metadata asks for the photo's EXIF, XMP and IPTC in Image.Metadata
+	// (see metadata.go for where each format keeps them).
+	Metadata bool
 }
 
 // Image is a decoded photo.
@@ -62,6 +65,15 @@ type Image struct {
 	// exactly when ScaleNum is 4, 2 or 1. It predates ScaleNum and is kept
 	// for callers that only know those three.
 	Scale int
+	// Metadata is the photo's EXIF, XMP and IPTC when DecodeOptions.Metadata
+	// asked for it; nil when it has none.
+	Metadata *Metadata
+	// Warnings are problems that did not stop the decode, such as a broken
+	// EXIF block that was dropped.
+	Warnings []string
+	// Colour says whether the photo had a colour profile and whether its
+	// pixels were converted from it to sRGB (colour.go).
+	Colour Colour
 }
 
 // ScaleDenom is the denominator of Image.ScaleNum: libjpeg scales in
@@ -99,6 +111,9 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 		return nil, fmt.Errorf("%w: %s is %dx%d (%.1f megapixels), over the limit of %d pixels",
 			ErrTooLarge, h.Format.displayName(), h.Width, h.Height, float64(h.Pixels())/1e6, limit)
 	}
+	// The profile may sit past what the header took: read it before
+	// the stream is replayed.
+	prof := readProfile(f, rc)
 	in := rc.replay()
 	var m image.Image
 	var scaled *image.NRGBA // decoded by libjpeg-turbo, opaque, not yet oriented
@@ -126,6 +141,34 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 		}
 		in = bytes.NewReader(data)
 	}
+	var raw rawMeta
+	if opts.Metadata {
+		switch f {
+		case JPEG:
+			// Probe read every segment up to the frame header.
+			raw = jpegMeta(rc.buf)
+		case PNG:
+			tap := newPNGMetaTap(in)
+			in = tap
+		case WebP, TIFF:
+			// Their metadata may follow the pixels; these decoders read
+			// the whole file anyway (and Probe may have, for a WebP's
+			// orientation).
+			data := rc.buf
+			if !rc.eof {
+				var err error
+				if data, err = readAll(in, size); err != nil {
+					return nil, classify(f, rc, err)
+				}
+			}
+			if f == WebP {
+				raw = webpMeta(data)
+			} else {
+				raw = tiffMeta(data)
+			}
+			in = bytes.NewReader(data)
+		}
+	}
 	switch {
 	case m != nil:
 	case f == JPEG:
@@ -140,6 +183,13 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 		m, err = tiff.Decode(in)
 	case f == WebP:
 		m, err = webp.Decode(in)
+	case f == HEIC || f == AVIF:
+		// Probe read the whole file; libheif applies the HEIF transforms
+		// (irot, imir, clap), so the EXIF orientation is not applied again.
+		m, prof, err = decodeHEIF(rc.buf, f)
+		if err == nil && opts.Metadata {
+			raw = heifMeta(rc.buf)
+		}
 	}
 	if err != nil {
 		return nil, classify(f, rc, err)
@@ -166,10 +216,23 @@ func Decode(r io.Reader, opts DecodeOptions) (img *Image, err error) {
 	case scaled != nil:
 		// libjpeg wrote every alpha byte 255: nothing to scan or copy.
 		px = scaled
+	case cmykProfiled(m, prof):
+		// manageColour converts the CMYK values through their profile.
 	default:
 		px, hasAlpha = toNRGBA(m, h.Orientation)
 	}
+	if f == PNG && opts.Metadata {
+		raw = in.(*pngMetaTap).raw
+	}
+	meta, warnings := raw.parse()
+	px, colour, warn := manageColour(prof, m, px, h.Orientation)
+	if warn != "" {
+		warnings = append(warnings, warn)
+	}
 	return &Image{
+		Metadata:     meta,
+		Warnings:     warnings,
+		Colour:       colour,
 		Pixels:       px,
 		HasAlpha:     hasAlpha,
 		Format:       f,

@@ -65,15 +65,19 @@ func Ext(f Format) string {
 		return ".tif"
 	case WebP:
 		return ".webp"
+	case HEIC:
+		return ".heic"
+	case AVIF:
+		return ".avif"
 	}
 	return ""
 }
 
 // FormatForOutput picks the format to write a result in for a source of
-// format src: JPEG stays JPEG, everything else becomes PNG (lossless, and
-// keeps alpha).
+// format src: JPEG, HEIC and AVIF (lossy photos) become JPEG, everything
+// else PNG (lossless, and keeps alpha).
 func FormatForOutput(src Format) Format {
-	if src == JPEG {
+	if src == JPEG || src == HEIC || src == AVIF {
 		return JPEG
 	}
 	return PNG

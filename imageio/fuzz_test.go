@@ -9,6 +9,7 @@ import (
 	"image/gif"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,7 +27,27 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 	gif.Encode(&gifBuf, small, nil)
 	bmp.Encode(&bmpBuf, small)
 	jpg := encodeJPEG(t, small, 50)
-	return map[string][]byte{
+	grey := image.NewGray(image.Rect(0, 0, 4, 4))
+	var greyBuf bytes.Buffer
+	png.Encode(&greyBuf, grey)
+	cmyk := cmykJPEG(1, 1, func(int, int) [4]uint8 { return [4]uint8{255, 0, 0, 0} })
+	seeds := map[string][]byte{
+		"png-grey-icc":  insertPNGChunk(greyBuf.Bytes(), "iCCP", append([]byte("g\x00\x00"), zlibBytes(greyProfile())...)),
+		"jpeg-cmyk-icc": append(append(bytes.Clone(cmyk[:2]), jpegICCSegments(cmykProfile())...), cmyk[2:]...),
+	}
+	// A real HEIC, when heif-enc is there to make one.
+	if _, err := exec.LookPath("heif-enc"); err == nil {
+		dir, err := os.MkdirTemp("", "fuzzseed")
+		if err == nil {
+			in, out := filepath.Join(dir, "in.png"), filepath.Join(dir, "out.heic")
+			os.WriteFile(in, pngBuf.Bytes(), 0o644)
+			if exec.Command("heif-enc", "-q", "30", "-o", out, in).Run() == nil {
+				seeds["heic-real"], _ = os.ReadFile(out)
+			}
+			os.RemoveAll(dir)
+		}
+	}
+	for k, v := range map[string][]byte{
 		"jpeg-exif6": withEXIF(jpg, 6, true),
 		"png-exif8":  insertPNGChunk(pngBuf.Bytes(), "eXIf", exifBlock(8, false)),
 		"gif":        gifBuf.Bytes(),
@@ -37,7 +58,10 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		"heic":       []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"),
 		"bomb-png":   bombPNG(60000, 60000),
 		"truncated":  jpg[:len(jpg)/2],
+	} {
+		seeds[k] = v
 	}
+	return seeds
 }
 
 func TestWriteFuzzSeeds(t *testing.T) {

@@ -511,6 +511,11 @@ func TestBadInputs(t *testing.T) {
 	var pngBuf bytes.Buffer
 	png.Encode(&pngBuf, gradient(64, 64))
 	pngData := pngBuf.Bytes()
+	// Cut-down HEIF headers: corrupt to libheif, unsupported without it.
+	heifErr, heicMsg, avifMsg := error(ErrUnsupported), "unsupported format HEIC (this binary was built without libheif)", "unsupported format AVIF (this binary was built without libheif)"
+	if HEIFAvailable {
+		heifErr, heicMsg, avifMsg = ErrCorrupt, "corrupt or truncated HEIC", "corrupt or truncated AVIF"
+	}
 	tests := []struct {
 		name    string
 		data    []byte
@@ -520,9 +525,9 @@ func TestBadInputs(t *testing.T) {
 		{"empty", nil, ErrEmpty, "empty file"},
 		{"text named .jpg", []byte("this is not a picture, just some text\n"), ErrUnsupported, "unknown format"},
 		{"one byte", []byte{0xFF}, ErrUnsupported, "unknown format"},
-		{"heic", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic\x00\x00\x01\x00meta"), ErrUnsupported, "unsupported format HEIC"},
-		{"heic mif1", []byte("\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1heicmiaf"), ErrUnsupported, "unsupported format HEIC"},
-		{"avif", []byte("\x00\x00\x00\x20ftypavif\x00\x00\x00\x00avifmif1miafMA1B"), ErrUnsupported, "unsupported format AVIF"},
+		{"heic", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic\x00\x00\x01\x00meta"), heifErr, heicMsg},
+		{"heic mif1", []byte("\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1heicmiaf"), heifErr, heicMsg},
+		{"avif", []byte("\x00\x00\x00\x20ftypavif\x00\x00\x00\x00avifmif1miafMA1B"), heifErr, avifMsg},
 		{"psd", []byte("8BPS\x00\x01\x00\x00\x00\x00\x00\x00"), ErrUnsupported, "unsupported format Photoshop PSD"},
 		{"truncated jpeg", jpg[:len(jpg)/2], ErrCorrupt, "corrupt or truncated JPEG"},
 		{"jpeg header only", jpg[:20], ErrCorrupt, "corrupt or truncated JPEG"},
@@ -612,5 +617,11 @@ func TestFormatHelpers(t *testing.T) {
 	}
 	if _, err := ParseFormat("heic"); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("ParseFormat(heic) = %v", err)
+	}
+	// Read-only formats: results of these lossy photos are JPEGs.
+	for f, ext := range map[Format]string{HEIC: ".heic", AVIF: ".avif"} {
+		if FormatForOutput(f) != JPEG || Ext(f) != ext {
+			t.Errorf("%s: FormatForOutput %s, Ext %s", f, FormatForOutput(f), Ext(f))
+		}
 	}
 }

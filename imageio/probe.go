@@ -24,7 +24,8 @@ type Header struct {
 	Width, Height int
 	// Orientation is the EXIF/TIFF orientation, 1..8; 1 (upright) when absent.
 	// It is read from JPEG APP1 EXIF, the TIFF IFD0 Orientation tag and the
-	// PNG eXIf chunk. WebP EXIF is not read (it sits after the pixel data).
+	// PNG eXIf chunk and the WebP EXIF chunk (which sits after the pixel
+	// data: Probe then reads the whole file).
 	Orientation int
 }
 
@@ -104,6 +105,12 @@ func probe(r io.Reader) (Header, *recorder, error) {
 	}
 	prefix := rc.buf[:min(len(rc.buf), sniffLen)]
 	f := Sniff(prefix)
+	if hf := sniffHEIF(prefix); f == "" && hf != "" {
+		if !CanRead(hf) {
+			return Header{}, rc, noHEIF(hf)
+		}
+		f = hf
+	}
 	if f == "" {
 		if name := describeUnsupported(prefix); name != "" {
 			return Header{}, rc, &formatError{msg: "unsupported format " + name}
@@ -127,6 +134,19 @@ func probe(r io.Reader) (Header, *recorder, error) {
 		cfg, err = tiff.DecodeConfig(in)
 	case WebP:
 		cfg, err = webp.DecodeConfig(in)
+	case HEIC, AVIF:
+		// libheif parses from memory: the boxes locating the primary
+		// image may be anywhere in the file.
+		if !rc.readWhole(maxHEIFFile) {
+			if rc.err != nil {
+				return Header{Format: f}, rc, fmt.Errorf("reading %s: %w", f.displayName(), rc.err)
+			}
+			return Header{Format: f}, rc, &formatError{msg: fmt.Sprintf("unsupported %s variant: over %d MiB", f.displayName(), maxHEIFFile>>20)}
+		}
+		cfg, err = heifConfig(rc.buf, f)
+		if err != nil {
+			return Header{Format: f}, rc, err
+		}
 	}
 	if err != nil {
 		return Header{Format: f}, rc, classify(f, rc, err)
@@ -142,6 +162,8 @@ func probe(r io.Reader) (Header, *recorder, error) {
 		h.Orientation = exifOrientation(rc.buf)
 	case PNG:
 		h.Orientation = scanPNGOrientation(rc)
+	case WebP:
+		h.Orientation = scanWebPOrientation(rc)
 	}
 	return h, rc, nil
 }

@@ -142,16 +142,6 @@ func (c *Cgroup) Enter(pid int) error {
 	return nil
 }
 
-// ownV2 is this process's cgroup v2 directory, as sysmem finds it.
-func ownV2() (string, bool) {
-	for _, cg := range (sysmem.Reader{}).Cgroups() {
-		if cg.Version == 2 {
-			return cg.Dir, true
-		}
-	}
-	return "", false
-}
-
 func hasController(dir, name string) bool {
 	return slices.Contains(words(filepath.Join(dir, "cgroup.controllers")), name)
 }

@@ -269,7 +269,7 @@ func stagesFor(eng *convert.Engine, want convert.OutputFormat) pipeline.Stages[s
 	return pipeline.Stages[string, *decoded, *inferred]{
 		Decode: func(_ context.Context, path string) (*decoded, error) {
 			f := formatFor(path, want)
-			d, err := eng.Decode(path, f == convert.FormatPNG)
+			d, err := eng.Decode(path, f.KeepsAlpha())
 			return &decoded{d, f}, err
 		},
 		Admit: func(ctx context.Context, d *decoded) (func(), error) {

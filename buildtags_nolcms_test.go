@@ -1,0 +1,5 @@
+//go:build nolcms
+
+package main
+
+func init() { buildTags = append(buildTags, "nolcms") }

@@ -1,0 +1,5 @@
+//go:build nolibheif
+
+package main
+
+func init() { buildTags = append(buildTags, "nolibheif") }

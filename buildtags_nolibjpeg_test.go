@@ -1,0 +1,5 @@
+//go:build nolibjpeg
+
+package main
+
+func init() { buildTags = append(buildTags, "nolibjpeg") }

@@ -1,0 +1,5 @@
+//go:build nolibwebp
+
+package main
+
+func init() { buildTags = append(buildTags, "nolibwebp") }

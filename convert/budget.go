@@ -30,61 +30,122 @@ func (c CostModel) String() string {
 	return fmt.Sprintf("%s + %.1f KB/pixel (%s)", formatBytes(c.Base), c.PerPixel/1024, c.Source)
 }
 
-// upperCost bounds what the image models we know take (the AnimeGANv2
-// generator, the costliest, measures 3.1-3.5 KB per pixel with the arena):
-// when the budget holds every worker at this cost, there is no need to
-// calibrate.
-var upperCost = CostModel{Base: 256 << 20, PerPixel: 8 * 1024, Source: "upper bound, not calibrated: the budget holds every worker even at this cost"}
+// upperCost bounds what the image models we know take, with room to
+// spare: the AnimeGANv2 generator, the costliest, measures 3.1-3.5 KB per
+// pixel with the arena. The fixed part is a session's own overhead plus
+// the model's weights three times over: ONNX Runtime holds the
+// initializers as loaded, a pre-packed copy for its convolution kernels and
+// the copies its graph optimiser makes (NCHWc reordering), so a model with
+// large weights costs that much before its first pixel. When the budget
+// holds every worker at this cost, there is no need to calibrate.
+func upperCost(spec *model.Spec) CostModel {
+	return CostModel{Base: 256<<20 + 3*spec.WeightBytes, PerPixel: 8 * 1024,
+		Source: "upper bound, not calibrated: the budget holds every worker even at this cost"}
+}
 
 // assumedCost is used where the peak RSS cannot be measured: what the
-// AnimeGANv2 generator needs, the costliest model family we know of.
-var assumedCost = CostModel{Base: 64 << 20, PerPixel: 3.5 * 1024, Source: "assumed"}
+// AnimeGANv2 generator needs, the costliest model family we know of, plus
+// the model's weights as upperCost counts them.
+func assumedCost(spec *model.Spec) CostModel {
+	return CostModel{Base: 64<<20 + 3*spec.WeightBytes, PerPixel: 3.5 * 1024, Source: "assumed"}
+}
+
+// needsCalibration says whether the budget may have to hold back or refuse
+// some inference: it may when the upper bound on the largest inference the
+// run can see, times the workers that could run it at once, does not fit.
+// Only then is the cost worth measuring; otherwise every inference is
+// admitted whatever the model really takes.
+func needsCalibration(upper CostModel, workers int, worstPixels, limit int64) bool {
+	return int64(max(1, workers))*upper.Bytes(worstPixels) > limit
+}
+
+// calPoint is one calibration run: the model input's pixels and the peak
+// RSS that making a session and running it once added.
+type calPoint struct{ Pixels, Peak int64 }
+
+// calibrationSizes are the square sides calibration runs at: two
+// different multiples of the model (the fit needs two distinct pixel
+// counts), near the largest size the run will see but at most 512 (the
+// arena's growth makes small sizes underestimate large ones), and no
+// larger than the upper bound says the budget holds, so that calibrating
+// cannot itself take more than the budget. A fixed-size model has one size
+// (0: its own).
+func calibrationSizes(spec *model.Spec, upper CostModel, worstPixels, limit int64) []int {
+	if !spec.Dynamic() {
+		return []int{0}
+	}
+	m := max(1, spec.Multiple)
+	top := min(512, int(math.Sqrt(float64(worstPixels))))
+	if room := float64(limit-upper.Base) / upper.PerPixel; room > 0 {
+		top = min(top, int(math.Sqrt(room)))
+	}
+	hi := max(2*m, top/m*m, 32/m*m)
+	lo := max(m, min(hi/2/m*m, hi-m))
+	return []int{lo, hi}
+}
 
 // calibrate measures the model's memory cost on this machine, as convert
 // runs it: a fresh session (ONNX Runtime's CPU arena on) and one inference,
-// at two sizes; the peak RSS each adds, from before its session was made,
-// is fitted to Base + PerPixel x pixels. Base thus includes what a session
-// costs by itself. Calibration runs before any other work, so the
-// process's peak belongs to the measured run alone. The arena grows in
-// powers of two, so at sizes well above the calibration's it reserves up to
-// twice what the run needs: PerPixel gets a 1.5x margin (for the
-// AnimeGANv2 generator, this estimates 0.95 GB at 512x512 and 3.7 GB at
-// 1024x1024 against 0.8 and 3.6 GB measured), Base 10%.
-func calibrate(spec *model.Spec, data []byte, worstPixels int64) (CostModel, error) {
+// at the calibrationSizes; the peak RSS each adds, from before its session
+// was made, is fitted to Base + PerPixel x pixels (fitCost). Base thus
+// includes what a session costs by itself, weights included. Calibration
+// runs before any other work, so the process's peak belongs to the
+// measured run alone.
+func calibrate(spec *model.Spec, data []byte, worstPixels, limit int64) (CostModel, error) {
 	if !sysmem.ResetPeak() {
-		return assumedCost, nil
+		return assumedCost(spec), nil
 	}
-	// Measure near the sizes the run will see, up to 512: the arena's
-	// growth makes small sizes underestimate large ones.
-	top := min(512, int(math.Sqrt(float64(worstPixels))))
-	sides := []int{max(16, top/2), max(32, top)}
-	if !spec.Dynamic() {
-		sides = []int{0}
-	}
-	var px, peaks []int64
-	for _, side := range sides {
+	var pts []calPoint
+	for _, side := range calibrationSizes(spec, upperCost(spec), worstPixels, limit) {
 		w, h := spec.FixedW, spec.FixedH
 		if spec.Dynamic() {
-			m := max(1, spec.Multiple)
-			w, h = max(m, side/m*m), max(m, side/m*m)
+			w, h = side, side
 		}
 		peak, err := measureRun(spec, data, w, h)
 		if err != nil {
 			return CostModel{}, err
 		}
-		px = append(px, int64(w*h))
-		peaks = append(peaks, peak)
+		pts = append(pts, calPoint{int64(w) * int64(h), peak})
 	}
+	return fitCost(pts), nil
+}
+
+// fitCost turns calibration runs into a cost model that is finite, never
+// negative and never falls with pixels, whatever the measurements: two
+// runs at the same pixel count count as one (no division by zero), and a
+// peak that does not grow between sizes (noise, or an arena already large
+// enough) is read conservatively as all per-pixel: a line through zero
+// steep enough to cover every run. The arena grows in powers of two, so at sizes well above
+// the calibration's it reserves up to twice what the run needs: PerPixel
+// gets a 1.5x margin (for the AnimeGANv2 generator, this estimates 0.95 GB
+// at 512x512 and 3.7 GB at 1024x1024 against 0.8 and 3.6 GB measured),
+// Base 10% and 8 MiB.
+func fitCost(pts []calPoint) CostModel {
 	c := CostModel{Source: "calibrated"}
-	if len(px) == 1 {
-		c.PerPixel = float64(peaks[0]) / float64(px[0])
-	} else {
-		c.PerPixel = max(0, float64(peaks[1]-peaks[0])/float64(px[1]-px[0]))
-		c.Base = max(0, peaks[0]-int64(c.PerPixel*float64(px[0])))
+	var lo, hi calPoint // the smallest and the largest pixel count
+	for i, p := range pts {
+		p.Pixels, p.Peak = max(1, p.Pixels), max(0, p.Peak)
+		if i == 0 || p.Pixels < lo.Pixels || (p.Pixels == lo.Pixels && p.Peak > lo.Peak) {
+			lo = p
+		}
+		if i == 0 || p.Pixels > hi.Pixels || (p.Pixels == hi.Pixels && p.Peak > hi.Peak) {
+			hi = p
+		}
+	}
+	switch {
+	case len(pts) == 0:
+		return CostModel{Source: "calibrated (no runs)"}
+	case hi.Pixels > lo.Pixels && hi.Peak > lo.Peak:
+		c.PerPixel = float64(hi.Peak-lo.Peak) / float64(hi.Pixels-lo.Pixels)
+		c.Base = max(0, lo.Peak-int64(c.PerPixel*float64(lo.Pixels)))
+	default:
+		for _, p := range pts {
+			c.PerPixel = max(c.PerPixel, float64(max(0, p.Peak))/float64(max(1, p.Pixels)))
+		}
 	}
 	c.Base = c.Base*110/100 + 8<<20
 	c.PerPixel *= 1.5
-	return c, nil
+	return c
 }
 
 // measureRun is the peak RSS that making a session and running it once at
@@ -106,8 +167,8 @@ func measureRun(spec *model.Spec, data []byte, w, h int) (int64, error) {
 }
 
 // Budget admits inferences while their estimated memory fits under a limit.
-// An inference larger than the whole budget is admitted alone rather than
-// never: it is what the user asked for, and nothing else runs beside it.
+// An inference larger than the whole budget is never started: Check
+// refuses it with a TooLargeError before it reaches Acquire.
 type Budget struct {
 	Limit  int64
 	Source string // where Limit came from
@@ -145,9 +206,13 @@ func newBudget(limit int64, source string, cost CostModel) *Budget {
 	return &Budget{Limit: limit, Source: source, Cost: cost, sem: semaphore.NewWeighted(limit)}
 }
 
-// Acquire waits until px pixels' inference fits.
+// Acquire waits until px pixels' inference fits. One that can never fit
+// fails at once (Check says why, with the fix).
 func (b *Budget) Acquire(ctx context.Context, px int64) (release func(), err error) {
-	n := min(b.Cost.Bytes(px), b.Limit)
+	n := b.Cost.Bytes(px)
+	if n > b.Limit {
+		return nil, fmt.Errorf("needs about %s, budget %s", aboutBytes(n), aboutBytes(b.Limit))
+	}
 	if err := b.sem.Acquire(ctx, n); err != nil {
 		return nil, err
 	}
@@ -170,6 +235,112 @@ func (b *Budget) Acquire(ctx context.Context, px int64) (release func(), err err
 	}, nil
 }
 
+// TooLargeError is an inference the memory budget can never hold: its
+// estimate alone exceeds the whole budget. It is refused before it starts,
+// instead of being run on memory the budget says is not there.
+type TooLargeError struct {
+	Need, Budget int64
+	W, H         int  // the model input that was asked for
+	Fixed        bool // the model takes one size only: --max-size cannot help
+	// MaxSide is the largest --max-size (a multiple of the model's) at
+	// which this image's inference fits; 0 when none does.
+	MaxSide int
+	// Smallest is the estimate at the smallest size the model takes, when
+	// even that does not fit.
+	Smallest     int64
+	SmallestSide int
+}
+
+func (e *TooLargeError) Error() string {
+	msg := fmt.Sprintf("needs about %s for a %dx%d inference, budget %s: ", aboutBytes(e.Need), e.W, e.H, aboutBytes(e.Budget))
+	switch {
+	case e.Fixed:
+		return msg + "the model takes only this size; raise --mem-budget"
+	case e.MaxSide > 0:
+		return msg + fmt.Sprintf("use --max-size %d or less", e.MaxSide)
+	}
+	return msg + fmt.Sprintf("even a %dx%d inference needs about %s; raise --mem-budget", e.SmallestSide, e.SmallestSide, aboutBytes(e.Smallest))
+}
+
+// Check refuses an inference the budget can never hold: g is the
+// geometry Fit chose for an image whose upright size is w x h, at
+// --max-size maxSide. The fix it suggests is verified by the same
+// estimate: the largest --max-size, floored to the model's multiple, at
+// which this image's inference fits even with its shorter side one
+// multiple longer (a JPEG decoded shrunk can round that side up), within
+// 90% of the budget: the re-run calibrates again, and its per-pixel cost
+// varied by about 5% from run to run here (four runs of the same command
+// on a loaded machine: 2.3-2.5 KB per pixel).
+func (b *Budget) Check(spec *model.Spec, g model.Geometry, w, h, maxSide int) error {
+	need := b.Cost.Bytes(int64(g.ModelW) * int64(g.ModelH))
+	if need <= b.Limit {
+		return nil
+	}
+	e := &TooLargeError{Need: need, Budget: b.Limit, W: g.ModelW, H: g.ModelH, Fixed: !spec.Dynamic()}
+	if e.Fixed {
+		return e
+	}
+	m := max(1, spec.Multiple)
+	e.MaxSide = largestSide(spec, w, h, maxSide, func(g model.Geometry) bool {
+		return b.Cost.Bytes(int64(g.ModelW)*int64(g.ModelH)+int64(m)*int64(max(g.ModelW, g.ModelH))) <= b.Limit/10*9
+	})
+	if e.MaxSide == 0 {
+		e.SmallestSide = m
+		e.Smallest = b.Cost.Bytes(int64(m) * int64(m))
+	}
+	return e
+}
+
+// largestSide is the largest --max-size, a multiple of the model's and no
+// larger than what the w x h image is now fed at, whose geometry fits; 0
+// when none does.
+func largestSide(spec *model.Spec, w, h, maxSide int, fits func(model.Geometry) bool) int {
+	m := max(1, spec.Multiple)
+	long := max(w, h)
+	if maxSide > 0 {
+		long = min(long, maxSide)
+	}
+	for side := long / m * m; side >= m; side -= m {
+		if g, err := spec.Fit(w, h, side); err == nil && fits(g) {
+			return side
+		}
+	}
+	return 0
+}
+
+// CrashSizeError is an inference that would crash ONNX Runtime whatever
+// the memory: the model's Resize output would be too large for the
+// kernel's 32-bit channel offsets (model.Spec.ResizeMaxPixels).
+type CrashSizeError struct {
+	W, H      int
+	MaxPixels int64
+	MaxSide   int // the largest --max-size that stays under it; 0 none
+}
+
+func (e *CrashSizeError) Error() string {
+	msg := fmt.Sprintf("a %dx%d inference would crash ONNX Runtime (its Resize kernel overflows with this model above %.1f megapixels)",
+		e.W, e.H, float64(e.MaxPixels)/1e6)
+	if e.MaxSide > 0 {
+		return msg + fmt.Sprintf(": use --max-size %d or less", e.MaxSide)
+	}
+	return msg
+}
+
+// checkResize refuses an inference over the model's ResizeMaxPixels.
+func checkResize(spec *model.Spec, g model.Geometry, w, h, maxSide int) error {
+	limit := spec.ResizeMaxPixels
+	if limit <= 0 || int64(g.ModelW)*int64(g.ModelH) <= limit {
+		return nil
+	}
+	e := &CrashSizeError{W: g.ModelW, H: g.ModelH, MaxPixels: limit}
+	if spec.Dynamic() {
+		e.MaxSide = largestSide(spec, w, h, maxSide, func(g model.Geometry) bool {
+			return int64(g.ModelW)*int64(g.ModelH) <= limit
+		})
+	}
+	return e
+}
+
 // BudgetStats is what the budget did, for reports.
 type BudgetStats struct {
 	Limit           int64   `json:"limit_bytes"`
@@ -190,6 +361,18 @@ func (b *Budget) Stats() BudgetStats {
 		Limit: b.Limit, Source: b.Source, CostBase: b.Cost.Base, CostPerPixel: b.Cost.PerPixel,
 		CostSource: b.Cost.Source, PeakConcurrency: b.peak, PeakBytes: b.peakBytes, Largest: b.largest,
 	}
+}
+
+// aboutBytes rounds an estimate to what is worth saying: "108 GiB",
+// "2.0 GiB", "750 MiB".
+func aboutBytes(n int64) string {
+	switch {
+	case n >= 10<<30:
+		return fmt.Sprintf("%.0f GiB", float64(n)/(1<<30))
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	}
+	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
 }
 
 func formatBytes(n int64) string {

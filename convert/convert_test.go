@@ -507,12 +507,33 @@ func TestMemoryBudget(t *testing.T) {
 	}
 	o := options(t, swapInvert(t, modelgen.NHWC), out, in)
 	o.Jobs = convert.Jobs{Decode: 2, Infer: 4, Encode: 2}
-	o.MemBudget = 1 // smaller than any inference: each runs alone
+	o.MemBudget = 1 // smaller than any inference: each is refused, none started
 	sum, _ := run(t, o)
+	if sum.Converted != 0 || sum.Failed != 8 || sum.Budget == nil || sum.Budget.PeakConcurrency != 0 {
+		t.Fatalf("summary %+v: want every image refused", sum)
+	}
+	for _, f := range sum.Failures {
+		var tl *convert.TooLargeError
+		if !errors.As(f.Err, &tl) || !strings.Contains(f.Err.Error(), "raise --mem-budget") {
+			t.Fatalf("failure %v: want the budget's refusal", f)
+		}
+	}
+	if got := listFiles(t, out); len(got) != 1 {
+		t.Fatalf("outputs %v: want only the manifest", got)
+	}
+	b := sum.Budget
+	if b.Limit != 1 || b.CostSource != "calibrated" || b.CostBase <= 0 {
+		t.Fatalf("budget %+v: want a measured cost", b)
+	}
+
+	// Room for one inference, not two: one at a time, all converted.
+	one := b.CostBase + int64(b.CostPerPixel*48*48)
+	o.MemBudget = one * 3 / 2
+	sum, _ = run(t, o)
 	if sum.Converted != 8 || sum.Budget == nil {
 		t.Fatalf("summary %+v", sum)
 	}
-	if b := sum.Budget; b.PeakConcurrency != 1 || b.Limit != 1 || b.CostSource != "calibrated" || b.CostBase <= 0 {
+	if b := sum.Budget; b.PeakConcurrency != 1 || b.CostSource != "calibrated" {
 		t.Fatalf("budget %+v: want one inference at a time and a measured cost", b)
 	}
 

@@ -99,12 +99,14 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 		if limit == 0 {
 			limit, source = DefaultBudget()
 		}
-		// Calibrating costs a few inferences at start-up; skip it when
-		// even a generous bound on every worker's memory fits.
-		cost := upperCost
-		if int64(o.Workers)*upperCost.Bytes(e.worstPixels()) > limit {
+		// Calibrating costs two inferences at start-up; skip it only when
+		// even a generous bound on the largest inference this run can see
+		// fits every worker at once: then nothing is ever held back or
+		// refused, whatever the model really takes.
+		cost := upperCost(spec)
+		if needsCalibration(cost, o.Workers, e.worstPixels(), limit) {
 			var err error
-			if cost, err = calibrate(spec, data, e.worstPixels()); err != nil {
+			if cost, err = calibrate(spec, data, e.worstPixels(), limit); err != nil {
 				return nil, err
 			}
 		}
@@ -348,6 +350,17 @@ func (e *Engine) Decode(path string, keepAlpha bool) (*Decoded, error) {
 	g, err := e.spec.Fit(w, h, e.opts.MaxSide)
 	if err != nil {
 		return nil, err
+	}
+	// ONNX Runtime would crash on this inference, budget or not.
+	if err := checkResize(e.spec, g, w, h, e.opts.MaxSide); err != nil {
+		return nil, err
+	}
+	if e.budget != nil {
+		// An inference the whole budget cannot hold is never started: it
+		// would take memory the budget says is not there.
+		if err := e.budget.Check(e.spec, g, w, h, e.opts.MaxSide); err != nil {
+			return nil, err
+		}
 	}
 	d := &Decoded{Geom: g, W: g.ModelW, H: g.ModelH, Source: image.Pt(w, h)}
 	switch {

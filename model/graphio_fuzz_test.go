@@ -10,11 +10,12 @@ import (
 )
 
 // FuzzReadGraphIO: whatever the bytes, reading a model's inputs, outputs
-// and facts, and detecting its conventions, fails with an error or gives
-// well-formed values; it never panics.
+// and facts, detecting its conventions and tracing its Resize limit, fails
+// with an error or gives well-formed values; it never panics.
 func FuzzReadGraphIO(f *testing.F) {
 	f.Add(builtin.Cartoon)
-	for _, spec := range []modelgen.FixtureSpec{{Layout: modelgen.NCHW}, {Kind: modelgen.TwoInputs, Layout: modelgen.NHWC, Height: 8, Width: 8}} {
+	for _, spec := range []modelgen.FixtureSpec{{Layout: modelgen.NCHW}, {Kind: modelgen.TwoInputs, Layout: modelgen.NHWC, Height: 8, Width: 8},
+		{Kind: modelgen.Multiple16, Layout: modelgen.NCHW}, {Kind: modelgen.Slow, SlowLayers: 2}} {
 		data, err := modelgen.Fixture(spec)
 		if err != nil {
 			f.Fatal(err)
@@ -46,5 +47,8 @@ func FuzzReadGraphIO(f *testing.F) {
 			_ = spec.detect(g.Inputs, g.Outputs)
 		}
 		_, _ = readFileFacts(data)
+		if n := resizeMaxPixels(data, "input"); n < 0 {
+			t.Fatalf("ResizeMaxPixels %d", n)
+		}
 	})
 }

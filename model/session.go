@@ -144,11 +144,16 @@ func (s *Session) Run(ctx context.Context, img *image.NRGBA) (*image.NRGBA, erro
 	if s.spec.Layout == NHWC {
 		shape = ort.NewShape(1, int64(h), int64(w), 3)
 	}
-	in, err := ort.NewEmptyTensor[float32](shape)
+	buf, err := newFloatBuffer(shape.FlattenedSize())
 	if err != nil {
 		return nil, fmt.Errorf("input tensor %s: %w", shape, err)
 	}
-	defer in.Destroy()
+	defer buf.free()
+	in, err := ort.NewTensor(shape, buf.data)
+	if err != nil {
+		return nil, fmt.Errorf("input tensor %s: %w", shape, err)
+	}
+	defer in.Destroy() // before buf.free: deferred calls run last first
 	pack(in.GetData(), img, s.spec.Layout, s.spec.Range)
 
 	ro, err := ort.NewRunOptions()

@@ -113,6 +113,11 @@ type Spec struct {
 	Parameters      int64
 	WeightBytes     int64
 	ExternalWeights bool
+
+	// ResizeMaxPixels is the largest model input, in pixels, that ONNX
+	// Runtime's CPU Resize kernel survives in this graph (see
+	// resizeChannelOffsetLimit); 0 when no Resize could be traced.
+	ResizeMaxPixels int64
 }
 
 // KeyValue is one metadata entry.
@@ -181,6 +186,7 @@ func inspect(name string, data []byte, ins, outs []ort.InputOutputInfo, ov Overr
 	spec.WeightBytes, spec.ExternalWeights = facts.WeightBytes, facts.ExternalWeights
 	spec.GraphName, spec.Description, spec.Domain = facts.GraphName, facts.DocString, facts.Domain
 	spec.ModelVersion, spec.Custom = facts.ModelVersion, facts.Metadata
+	spec.ResizeMaxPixels = resizeMaxPixels(data, spec.Input.Name)
 	slices.SortFunc(spec.Custom, func(a, b KeyValue) int { return strings.Compare(a.Key, b.Key) })
 	if err := spec.choose(ov); err != nil {
 		return nil, err

@@ -315,20 +315,21 @@ type Graph struct {
 	Outputs     []ValueInfo
 	ValueInfo   []ValueInfo
 
-	defined map[string]bool
-	counter map[string]int
-	err     error
+	defined  map[string]bool
+	reserved map[string]bool // names Fresh gave out, not yet defined
+	counter  map[string]int
+	err      error
 }
 
 // NewGraph starts an empty graph.
 func NewGraph(name string) *Graph {
-	return &Graph{Name: name, defined: map[string]bool{}, counter: map[string]int{}}
+	return &Graph{Name: name, defined: map[string]bool{}, counter: map[string]int{}, reserved: map[string]bool{}}
 }
 
 // index rebuilds the set of defined names, so that builder methods can
 // extend a graph read from a file.
 func (g *Graph) index() {
-	g.defined, g.counter = map[string]bool{}, map[string]int{}
+	g.defined, g.counter, g.reserved = map[string]bool{}, map[string]int{}, map[string]bool{}
 	for _, in := range g.Inputs {
 		g.defined[in.Name] = true
 	}
@@ -345,10 +346,12 @@ func (g *Graph) index() {
 	}
 }
 
-// Fresh returns a value name built from prefix that the graph does not use.
+// Fresh reserves a value name built from prefix that the graph does not
+// use; the one definition of it (Const, or a node output) may follow.
 func (g *Graph) Fresh(prefix string) string {
 	name := g.fresh(prefix)
 	g.defined[name] = true
+	g.reserved[name] = true
 	return name
 }
 
@@ -378,9 +381,10 @@ func (g *Graph) define(name string) {
 		g.fail("empty value name")
 		return
 	}
-	if g.defined[name] {
+	if g.defined[name] && !g.reserved[name] {
 		g.fail("value %q defined twice", name)
 	}
+	delete(g.reserved, name)
 	g.defined[name] = true
 }
 

@@ -121,6 +121,9 @@ func writeSpec(out io.Writer, s *model.Spec, jobs convert.Jobs, so model.Session
 	if s.ExternalWeights {
 		ext = " (some stored in external files)"
 	}
+	if s.Quantization != "" {
+		ext += ", " + s.Quantization
+	}
 	row("weights", "%s parameters in %d initializers, %.1f MB%s", thousands(s.Parameters), s.Initializers, float64(s.WeightBytes)/1e6, ext)
 	for _, kv := range s.Custom {
 		row("metadata", "%s = %s", kv.Key, kv.Value)

@@ -176,24 +176,40 @@ func (s *Stats) percentileBins(p float64) (a, b int) {
 // levels is what an activation is squeezed into: uint8.
 const levels = 256
 
+// maxClipped is the largest share of the values the entropy search may
+// clip on either side. Without it, a window holding almost no values can
+// score a divergence near 0: the clipped mass, folded into the window's
+// end bin, then matches a lone bin there. TensorRT's search cannot meet
+// this case (its windows all start at 0 on |x|); an asymmetric one can.
+const maxClipped = 0.01
+
 // entropyBins finds the bins [a,b) whose clipping to 256 levels diverges
 // least (Kullback-Leibler) from the histogram: first the upper end with
-// the lower at 0, then the lower end below the upper found.
+// the lower at 0, then the lower end below the upper found, each clipping
+// at most maxClipped of the values.
 func entropyBins(hist []uint64) (a, b int) {
 	n := len(hist)
 	if n <= levels {
 		return 0, n
 	}
+	cum := make([]float64, n+1) // cum[i]: values in bins below i
+	for i, c := range hist {
+		cum[i+1] = cum[i] + float64(c)
+	}
+	limit := cum[n] * maxClipped
 	const step = 8
 	best := math.Inf(1)
 	b = n
 	for hi := levels; hi <= n; hi += step {
+		if cum[n]-cum[hi] > limit {
+			continue
+		}
 		if d := divergence(hist, 0, hi); d < best {
 			best, b = d, hi
 		}
 	}
 	best = math.Inf(1)
-	for lo := 0; lo+levels <= b; lo += step {
+	for lo := 0; lo+levels <= b && cum[lo] <= limit; lo += step {
 		if d := divergence(hist, lo, b); d < best {
 			best, a = d, lo
 		}

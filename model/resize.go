@@ -103,6 +103,7 @@ var passThrough = map[string]bool{
 	"Selu": true, "Softplus": true, "Mish": true, "Gelu": true, "Erf": true, "Abs": true, "Neg": true,
 	"Sqrt": true, "Pow": true, "Exp": true, "Log": true, "Max": true, "Min": true, "Sum": true,
 	"Mean": true, "Identity": true, "Dropout": true, "Cast": true, "Floor": true, "Ceil": true,
+	"QuantizeLinear": true, "DequantizeLinear": true, // an int8 model's activations
 	"Round": true, "Sign": true, "Reciprocal": true, "InstanceNormalization": true,
 	"BatchNormalization": true, "LayerNormalization": true, "GroupNormalization": true,
 	"Pad": true, "Reshape": true, "Transpose": true, "Flatten": true, "Squeeze": true, "Unsqueeze": true,

@@ -205,4 +205,9 @@ func TestResizeCrashRefused(t *testing.T) {
 	if sum := parseSummary(t, r.stdout); sum.Converted != 1 || sum.Failed != 1 {
 		t.Fatalf("summary %+v", sum)
 	}
+	// inspect says where the limit is.
+	r = animegan(t, nil, "inspect", mdl)
+	if want := "16,909,320 pixels per inference"; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Fatalf("inspect (exit %d) lacks %q:\n%s", r.code, want, r.stdout)
+	}
 }

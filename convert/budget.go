@@ -31,8 +31,10 @@ func (c CostModel) String() string {
 }
 
 // upperCost bounds what the image models we know take, with room to
-// spare: the AnimeGANv2 generator, the costliest, measures 3.1-3.5 KB per
-// pixel with the arena. The fixed part is a session's own overhead plus
+// spare: the AnimeGANv2 generator, the costliest, added 2.1-2.2 KB per
+// pixel to the peak RSS at 512-1024 px here (one session of two threads),
+// 3.1-3.5 KB with a session per core. The fixed part is a session's own
+// overhead plus
 // the model's weights three times over: ONNX Runtime holds the
 // initializers as loaded, a pre-packed copy for its convolution kernels and
 // the copies its graph optimiser makes (NCHWc reordering), so a model with
@@ -68,18 +70,19 @@ type calPoint struct{ Pixels, Peak int64 }
 // counts), near the largest size the run will see but at most 512 (the
 // arena's growth makes small sizes underestimate large ones), and no
 // larger than the upper bound says the budget holds, so that calibrating
-// cannot itself take more than the budget. A fixed-size model has one size
-// (0: its own).
+// cannot itself take more than the budget; at least 64 px. A fixed-size
+// model has one size (0: its own).
 func calibrationSizes(spec *model.Spec, upper CostModel, worstPixels, limit int64) []int {
 	if !spec.Dynamic() {
 		return []int{0}
 	}
 	m := max(1, spec.Multiple)
 	top := min(512, int(math.Sqrt(float64(worstPixels))))
-	if room := float64(limit-upper.Base) / upper.PerPixel; room > 0 {
-		top = min(top, int(math.Sqrt(room)))
-	}
-	hi := max(2*m, top/m*m, 32/m*m)
+	// A budget below the bound's base holds only small inferences, if any:
+	// calibrate at the smallest sizes.
+	room := max(0, float64(limit-upper.Base)/upper.PerPixel)
+	top = min(top, int(math.Sqrt(room)))
+	hi := max(2*m, top/m*m, 64/m*m) // smaller runs measure page-sized noise
 	lo := max(m, min(hi/2/m*m, hi-m))
 	return []int{lo, hi}
 }
@@ -115,11 +118,12 @@ func calibrate(spec *model.Spec, data []byte, worstPixels, limit int64) (CostMod
 // runs at the same pixel count count as one (no division by zero), and a
 // peak that does not grow between sizes (noise, or an arena already large
 // enough) is read conservatively as all per-pixel: a line through zero
-// steep enough to cover every run. The arena grows in powers of two, so at sizes well above
-// the calibration's it reserves up to twice what the run needs: PerPixel
-// gets a 1.5x margin (for the AnimeGANv2 generator, this estimates 0.95 GB
-// at 512x512 and 3.7 GB at 1024x1024 against 0.8 and 3.6 GB measured),
-// Base 10% and 8 MiB.
+// steep enough to cover every run. The arena grows in powers of two, so at
+// sizes well above the calibration's it reserves up to twice what the run
+// needs: PerPixel gets a 1.5x margin, Base 10% and 8 MiB. For the
+// AnimeGANv2 generator calibrated at 232 and 464 px (a 2 GiB budget), this
+// gave 27 MiB + 2.3 KB per pixel: 0.65 GB at 512x512 and 2.5 GB at
+// 1024x1024, against 0.58 and 2.30 GB added to the peak RSS measured.
 func fitCost(pts []calPoint) CostModel {
 	c := CostModel{Source: "calibrated"}
 	var lo, hi calPoint // the smallest and the largest pixel count

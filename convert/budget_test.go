@@ -143,8 +143,8 @@ func TestFitCost(t *testing.T) {
 }
 
 // TestCalibrationSizes: two distinct multiples of the model, within what
-// the upper bound says the budget holds, at most 512; one run for a fixed
-// model.
+// the upper bound says the budget holds, between 64 and 512; one run for a
+// fixed model.
 func TestCalibrationSizes(t *testing.T) {
 	upper := upperCost(&model.Spec{})
 	tests := []struct {
@@ -156,11 +156,11 @@ func TestCalibrationSizes(t *testing.T) {
 		want     []int
 	}{
 		{"large budget, large images", 8, false, 1024 * 1024, 64 << 30, []int{256, 512}},
-		{"small --max-size", 8, false, 40 * 40, 64 << 30, []int{16, 40}},
+		{"small --max-size", 8, false, 40 * 40, 64 << 30, []int{32, 64}},
 		{"multiple larger than the size", 64, false, 40 * 40, 64 << 30, []int{64, 128}},
 		{"multiple 32 at 48 px, which rounds both halves to 32", 32, false, 48 * 48, 64 << 30, []int{32, 64}},
 		{"budget caps the size", 8, false, 6000 * 4000, 1 << 30, []int{152, 312}},
-		{"budget below the upper bound's base", 8, false, 1024 * 1024, 128 << 20, []int{256, 512}},
+		{"budget below the upper bound's base", 8, false, 1024 * 1024, 128 << 20, []int{32, 64}},
 		{"fixed-size model", 8, true, 512 * 512, 1 << 30, []int{0}},
 	}
 	for _, tc := range tests {

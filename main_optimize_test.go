@@ -1,11 +1,15 @@
 package main
 
 import (
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	"animegan/internal/ortest"
 	"animegan/modelgen"
 	"animegan/synth"
 )
@@ -82,5 +86,59 @@ func TestOptimizeCLI(t *testing.T) {
 				t.Errorf("%d entries, %d before", len(after), len(before))
 			}
 		})
+	}
+}
+
+// TestOptimizeSIGINT: Ctrl-C while optimize calibrates exits 130 and
+// leaves nothing beside the model (no output, no temporary file).
+func TestOptimizeSIGINT(t *testing.T) {
+	dir := t.TempDir()
+	data, err := modelgen.AnimeGANv2(modelgen.NCHW, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mdl := filepath.Join(dir, "v2.onnx")
+	os.WriteFile(mdl, data, 0o644)
+	photos := filepath.Join(dir, "photos")
+	os.Mkdir(photos, 0o755)
+	for i := range 8 {
+		b, err := synth.EncodeJPEG(synth.Scene(int64(20+i), 640, 480), 90, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(photos, string(rune('a'+i))+".jpg"), b, 0o644)
+	}
+	cmd := exec.Command(binary, "optimize", mdl, "--calibrate", photos, "--samples", "6", "--max-size", "256")
+	cmd.Env = append(os.Environ(), "ONNXRUNTIME_LIB="+ortest.LibraryPath())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Signal once calibration has begun (its first line names it).
+	buf := make([]byte, 4096)
+	var seen strings.Builder
+	for !strings.Contains(seen.String(), "calibrating") {
+		n, err := stderr.Read(buf)
+		if err != nil {
+			t.Fatalf("optimize ended before calibrating: %v\n%s", err, seen.String())
+		}
+		seen.Write(buf[:n])
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	go io.Copy(io.Discard, stderr)
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130", err)
+	}
+	es, _ := os.ReadDir(dir)
+	if len(es) != 2 {
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		t.Errorf("left behind: %v", names)
 	}
 }

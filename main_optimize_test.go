@@ -56,7 +56,7 @@ func TestOptimizeCLI(t *testing.T) {
 		t.Errorf("the unreadable photo is not named: %s", r.stderr)
 	}
 	r = animegan(t, nil, "inspect", int8Path)
-	if r.code != 0 || !strings.Contains(r.stdout, "int8 (QDQ)") || !strings.Contains(r.stdout, "animegan.calibration.method = minmax") {
+	if r.code != 0 || !strings.Contains(r.stdout, "int8 (QDQ)") || !strings.Contains(r.stdout, "animegan.calibration.method = percentile") {
 		t.Errorf("inspect: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	out := filepath.Join(dir, "anime")

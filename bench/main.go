@@ -38,6 +38,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"animegan/calibrate"
 	"animegan/convert"
 	"animegan/model"
 	"animegan/modelgen"
@@ -77,7 +78,7 @@ func main() {
 	flag.IntVar(&c.reps, "reps", 2, "time the ceiling and convert at least this many times each, alternating, and keep each one's best: the least disturbed by other load")
 	flag.DurationVar(&c.minTime, "min-time", 60*time.Second, "and repeat until the ceiling's runs add up to this much (short batches are noisier; at most 12 runs)")
 	flag.BoolVar(&c.int8, "int8", true, "also make the int8 model with `animegan optimize` on each photo set and time convert with it (its row beside fp32's)")
-	flag.StringVar(&c.method, "method", "minmax", "optimize --method for the int8 model")
+	flag.StringVar(&c.method, "method", calibrate.DefaultMethod.String(), "optimize --method for the int8 model")
 	flag.BoolVar(&c.arenaExp, "sessions", false, "instead: compare session settings (arena, threads) at the first size")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {

@@ -121,6 +121,9 @@ func writeSpec(out io.Writer, s *model.Spec, jobs convert.Jobs, so model.Session
 	if s.ExternalWeights {
 		ext = " (some stored in external files)"
 	}
+	if s.Quantization != "" {
+		ext += ", " + s.Quantization
+	}
 	row("weights", "%s parameters in %d initializers, %.1f MB%s", thousands(s.Parameters), s.Initializers, float64(s.WeightBytes)/1e6, ext)
 	if s.ResizeMaxPixels > 0 {
 		row("limit", "%s pixels per inference: past that, ONNX Runtime's Resize kernel would crash with this model (convert refuses such images)", thousands(s.ResizeMaxPixels))

@@ -67,6 +67,7 @@ func commands() []*cli.Command {
 	return []*cli.Command{
 		convertCommand(),
 		inspectCommand(),
+		optimizeCommand(),
 		versionCommand(),
 		reportCommand(),
 		profileCommand(),

@@ -38,6 +38,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"animegan/calibrate"
 	"animegan/convert"
 	"animegan/model"
 	"animegan/modelgen"
@@ -57,6 +58,9 @@ type config struct {
 	arenaExp bool
 	reps     int
 	minTime  time.Duration
+	int8     bool   // also optimise the model and measure convert with it
+	method   string // optimize --method
+	int8Path string // the set's int8 model, while it is measured
 }
 
 func main() {
@@ -73,6 +77,8 @@ func main() {
 	flag.StringVar(&c.only, "set", "", "measure only this photo set (generated or shared)")
 	flag.IntVar(&c.reps, "reps", 2, "time the ceiling and convert at least this many times each, alternating, and keep each one's best: the least disturbed by other load")
 	flag.DurationVar(&c.minTime, "min-time", 60*time.Second, "and repeat until the ceiling's runs add up to this much (short batches are noisier; at most 12 runs)")
+	flag.BoolVar(&c.int8, "int8", true, "also make the int8 model with `animegan optimize` on each photo set and time convert with it (its row beside fp32's)")
+	flag.StringVar(&c.method, "method", calibrate.DefaultMethod.String(), "optimize --method for the int8 model")
 	flag.BoolVar(&c.arenaExp, "sessions", false, "instead: compare session settings (arena, threads) at the first size")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -128,6 +134,12 @@ func run(c config) error {
 
 	var rows []row
 	for _, set := range sets {
+		c.int8Path = ""
+		if c.int8 {
+			if c.int8Path, err = optimizeFor(c, set); err != nil {
+				return err
+			}
+		}
 		for _, size := range c.sizes {
 			fmt.Fprintf(os.Stderr, "measuring %s photos at --max-size %d ...\n", set.name, size)
 			r, err := measure(c, spec, data, set, size)
@@ -255,6 +267,7 @@ type row struct {
 	firstOutput                  time.Duration
 	peakRSS                      int64
 	torch                        time.Duration // 0 when not measured
+	int8                         *int8Result   // nil when not measured
 }
 
 func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (row, error) {
@@ -275,7 +288,9 @@ func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (r
 		return r, err
 	}
 	r.split = best.String()
-	var ceils, convs []time.Duration
+	var ceils, convs, int8s []time.Duration
+	c8 := c
+	c8.model = c.int8Path
 	for i := 0; i < max(1, c.reps) || (sum(ceils) < c.minTime && i < 12); i++ {
 		ceil, ceilCPU, err := runSplit(spec, data, imgs, best)
 		if err != nil {
@@ -294,6 +309,20 @@ func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (r
 		}
 		r.peakRSS = max(r.peakRSS, peak)
 		ceils, convs = append(ceils, ceil), append(convs, conv)
+		if c.int8Path != "" {
+			conv8, _, _, _, err := endToEnd(c8, set.dir, size)
+			if err != nil {
+				return r, err
+			}
+			fmt.Fprintf(os.Stderr, "  int8 convert: %s\n", conv8.Round(time.Millisecond))
+			int8s = append(int8s, conv8)
+		}
+	}
+	if c.int8Path != "" {
+		r.int8 = &int8Result{convert: slices.Min(int8s), median: median(int8s)}
+		if r.int8.meanPSNR, r.int8.worstPSNR, err = int8PSNR(spec, data, c.int8Path, imgs); err != nil {
+			return r, err
+		}
 	}
 	r.runs, r.ceilingMedian, r.convertMedian = len(ceils), median(ceils), median(convs)
 	if c.torch {
@@ -544,24 +573,26 @@ func torchReference(c config, dir string, size int) time.Duration {
 
 func printRows(rows []row) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "photos\tmax-size\timages\tceiling (ORT alone)\tsplit\tconvert\tratio\truns\tratio of medians\tCPU ceiling\tCPU convert\tfirst output\tpeak RSS\tPyTorch loop\tconvert vs PyTorch\t")
+	fmt.Fprintln(w, "photos\tmax-size\timages\tceiling (ORT alone)\tsplit\tconvert\tratio\truns\tratio of medians\tCPU ceiling\tCPU convert\tfirst output\tpeak RSS\tPyTorch loop\tconvert vs PyTorch\tint8 convert\tint8 vs fp32 convert\tint8 vs PyTorch\tint8 PSNR from fp32 mean / worst\t")
 	for _, r := range rows {
 		torch, vs := "-", "-"
 		if r.torch > 0 {
 			torch = secs(r.torch)
 			vs = fmt.Sprintf("%.2fx", r.torch.Seconds()/r.convert.Seconds())
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\t%.3f\t%d\t%.3f\t%s\t%s\t%s\t%.2f GB\t%s\t%s\t\n",
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\t%.3f\t%d\t%.3f\t%s\t%s\t%s\t%.2f GB\t%s\t%s\t%s\n",
 			r.set, r.size, r.images, secs(r.ceiling), r.split, secs(r.convert),
 			r.ceiling.Seconds()/r.convert.Seconds(), r.runs, r.ceilingMedian.Seconds()/r.convertMedian.Seconds(),
 			secs(r.ceilingCPU), secs(r.convertCPU),
-			secs(r.firstOutput), float64(r.peakRSS)/1e9, torch, vs)
+			secs(r.firstOutput), float64(r.peakRSS)/1e9, torch, vs, int8Columns(r))
 	}
 	w.Flush()
 	fmt.Println("ratio = ceiling time / convert time, each the best of its runs (1.0: convert runs at the speed of the model alone);")
 	fmt.Println("ratio of medians = the same with each one's median run;")
 	fmt.Println("CPU = user + system time of the timed part (the ceiling) or of the whole process (convert);")
-	fmt.Println("convert vs PyTorch = PyTorch loop time / convert time (throughput ratio).")
+	fmt.Println("convert vs PyTorch = PyTorch loop time / convert time (throughput ratio);")
+	fmt.Println("int8 = convert -m the model `animegan optimize` made from it on the set's photos, timed alternately with fp32 convert (best and median runs);")
+	fmt.Println("int8 PSNR = the int8 outputs against the fp32 outputs on every image of the set, as convert feeds them.")
 }
 
 func sum(ds []time.Duration) (t time.Duration) {

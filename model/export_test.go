@@ -19,5 +19,9 @@ func InspectViaRuntime(name string, data []byte, ov Overrides) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	return inspect(name, data, ins, outs, ov)
+	m, err := decodeModel(data)
+	if err != nil {
+		return nil, &InvalidModelError{name, err.Error()}
+	}
+	return inspect(name, m, ins, outs, ov)
 }

@@ -1,10 +1,9 @@
 package model
 
 import (
-	"encoding/binary"
 	"math"
 
-	"google.golang.org/protobuf/encoding/protowire"
+	"animegan/onnxgraph"
 )
 
 // ONNX Runtime 1.30's CPU Resize kernel computes where each channel starts
@@ -17,17 +16,8 @@ import (
 // before they start: ResizeMaxPixels.
 const resizeChannelOffsetLimit = 1 << 31
 
-// onnx.proto field numbers the graph walk needs besides onnxinfo.go's.
-const (
-	nodeInput      = 1
-	nodeOutput     = 2
-	attrName       = 1
-	attrI          = 3
-	attrInts       = 8
-	tensorFloats   = 4
-	tensorRawData  = 9
-	attrValueField = "value"
-)
+// attrValueField is a Constant node's tensor attribute.
+const attrValueField = "value"
 
 // imageInfo is what the walk knows of an image tensor: its elements and
 // its pixels, per pixel of the model's input.
@@ -62,35 +52,30 @@ type constTensor struct {
 // sizes are computed from. A Resize reached through anything else is left
 // out: the guard then says nothing rather than guess.
 func resizeMaxPixels(data []byte, input string) int64 {
-	var nodes []opNode
-	consts := map[string]*constTensor{}
-	err := walkFields(data, func(num protowire.Number, typ protowire.Type, _ uint64, b []byte) error {
-		if num != modelGraph || typ != protowire.BytesType {
-			return nil
-		}
-		return walkFields(b, func(n protowire.Number, t protowire.Type, _ uint64, b []byte) error {
-			switch {
-			case n == graphInitializer && t == protowire.BytesType:
-				name, ct, err := readConstTensor(b)
-				if err != nil {
-					return err
-				}
-				consts[name] = ct
-			case n == graphNode && t == protowire.BytesType:
-				nd, err := readNode(b)
-				if err != nil {
-					return err
-				}
-				if nd.op == "Constant" && nd.constant != nil && len(nd.outs) == 1 {
-					consts[nd.outs[0]] = nd.constant
-				}
-				nodes = append(nodes, nd)
-			}
-			return nil
-		})
-	})
+	m, err := decodeModel(data)
 	if err != nil {
 		return 0
+	}
+	return resizeMaxPixelsOf(m.Graph, input)
+}
+
+// resizeMaxPixelsOf is resizeMaxPixels on a graph already read.
+func resizeMaxPixelsOf(g *onnxgraph.Graph, input string) int64 {
+	var nodes []opNode
+	consts := map[string]*constTensor{}
+	for _, t := range g.Inits {
+		consts[t.Name] = constOf(t)
+	}
+	for _, n := range g.Nodes {
+		nd := nodeOf(n)
+		switch {
+		case nd.op == "Constant" && nd.constant != nil && len(nd.outs) == 1:
+			consts[nd.outs[0]] = nd.constant
+		case nd.op == "DequantizeLinear" && len(nd.inputs) > 0 && consts[nd.inputs[0]] != nil && len(nd.outs) == 1:
+			// A quantised weight has the dims of the float one it stands for.
+			consts[nd.outs[0]] = &constTensor{dims: consts[nd.inputs[0]].dims}
+		}
+		nodes = append(nodes, nd)
 	}
 	info := map[string]imageInfo{input: {elems: 3, ratio: 1}}
 	producer := map[string]*opNode{}
@@ -118,6 +103,7 @@ var passThrough = map[string]bool{
 	"Selu": true, "Softplus": true, "Mish": true, "Gelu": true, "Erf": true, "Abs": true, "Neg": true,
 	"Sqrt": true, "Pow": true, "Exp": true, "Log": true, "Max": true, "Min": true, "Sum": true,
 	"Mean": true, "Identity": true, "Dropout": true, "Cast": true, "Floor": true, "Ceil": true,
+	"QuantizeLinear": true, "DequantizeLinear": true, // an int8 model's activations
 	"Round": true, "Sign": true, "Reciprocal": true, "InstanceNormalization": true,
 	"BatchNormalization": true, "LayerNormalization": true, "GroupNormalization": true,
 	"Pad": true, "Reshape": true, "Transpose": true, "Flatten": true, "Squeeze": true, "Unsqueeze": true,
@@ -253,113 +239,33 @@ func resizeRatio(nd *opNode, x imageInfo, info map[string]imageInfo, consts map[
 	return best, best > 0
 }
 
-func readNode(b []byte) (opNode, error) {
-	nd := opNode{ints: map[string][]int64{}}
-	err := walkFields(b, func(n protowire.Number, t protowire.Type, _ uint64, b []byte) error {
-		switch {
-		case n == nodeInput && t == protowire.BytesType:
-			nd.inputs = append(nd.inputs, string(b))
-		case n == nodeOutput && t == protowire.BytesType:
-			nd.outs = append(nd.outs, string(b))
-		case n == nodeOpType && t == protowire.BytesType:
-			nd.op = string(b)
-		case n == nodeAttribute && t == protowire.BytesType:
-			return readAttr(b, &nd)
+// nodeOf is the part of a node the walk needs.
+func nodeOf(n *onnxgraph.Node) opNode {
+	nd := opNode{op: n.OpType, inputs: n.Inputs, outs: n.Outputs, ints: map[string][]int64{}}
+	for _, a := range n.Attrs {
+		var ints []int64
+		switch a.Kind {
+		case onnxgraph.AttrInt:
+			ints = []int64{a.I}
+		case onnxgraph.AttrInts:
+			ints = a.Is
 		}
-		return nil
-	})
-	return nd, err
+		if len(ints) > 0 {
+			nd.ints[a.Name] = ints
+		}
+		if a.Name == attrValueField && a.T != nil {
+			nd.constant = constOf(a.T)
+		}
+	}
+	return nd
 }
 
-func readAttr(b []byte, nd *opNode) error {
-	var name string
-	var ints []int64
-	var tensor []byte
-	err := walkFields(b, func(n protowire.Number, t protowire.Type, v uint64, b []byte) error {
-		switch {
-		case n == attrName && t == protowire.BytesType:
-			name = string(b)
-		case n == attrI && t == protowire.VarintType:
-			ints = append(ints, int64(v))
-		case n == attrInts && t == protowire.VarintType:
-			ints = append(ints, int64(v))
-		case n == attrInts && t == protowire.BytesType:
-			vals, err := packedVarints(b)
-			if err != nil {
-				return err
-			}
-			ints = append(ints, vals...)
-		case n == attrTensor && t == protowire.BytesType:
-			tensor = b
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+// constOf is a tensor's dims, and its values when it is a small float32
+// tensor (Resize scales).
+func constOf(t *onnxgraph.Tensor) *constTensor {
+	ct := &constTensor{dims: t.Dims}
+	if t.DType == onnxgraph.Float && t.Len() <= 16 {
+		ct.floats, _ = t.Float32s()
 	}
-	if len(ints) > 0 {
-		nd.ints[name] = ints
-	}
-	if name == attrValueField && tensor != nil {
-		_, ct, err := readConstTensor(tensor)
-		if err != nil {
-			return err
-		}
-		nd.constant = ct
-	}
-	return nil
-}
-
-// readConstTensor reads a tensor's name and dims, and its values when it
-// is a small float32 tensor (Resize scales).
-func readConstTensor(b []byte) (string, *constTensor, error) {
-	var name string
-	ct := &constTensor{}
-	var raw []byte
-	dtype := int64(0)
-	err := walkFields(b, func(n protowire.Number, t protowire.Type, v uint64, b []byte) error {
-		switch {
-		case n == tensorDims && t == protowire.VarintType:
-			ct.dims = append(ct.dims, int64(v))
-		case n == tensorDims && t == protowire.BytesType:
-			vals, err := packedVarints(b)
-			if err != nil {
-				return err
-			}
-			ct.dims = append(ct.dims, vals...)
-		case n == tensorDataType && t == protowire.VarintType:
-			dtype = int64(v)
-		case n == tensorName && t == protowire.BytesType:
-			name = string(b)
-		case n == tensorFloats && t == protowire.BytesType && len(b) <= 64:
-			for ; len(b) >= 4; b = b[4:] {
-				ct.floats = append(ct.floats, math.Float32frombits(binary.LittleEndian.Uint32(b)))
-			}
-		case n == tensorRawData && t == protowire.BytesType && len(b) <= 64:
-			raw = b
-		}
-		return nil
-	})
-	if dtype == 1 && len(ct.floats) == 0 {
-		for ; len(raw) >= 4; raw = raw[4:] {
-			ct.floats = append(ct.floats, math.Float32frombits(binary.LittleEndian.Uint32(raw)))
-		}
-	}
-	if dtype != 1 {
-		ct.floats = nil
-	}
-	return name, ct, err
-}
-
-func packedVarints(b []byte) ([]int64, error) {
-	var out []int64
-	for len(b) > 0 {
-		v, m := protowire.ConsumeVarint(b)
-		if m < 0 {
-			return nil, errMalformed
-		}
-		out = append(out, int64(v))
-		b = b[m:]
-	}
-	return out, nil
+	return ct
 }

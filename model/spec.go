@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"animegan/onnxgraph"
 )
 
 // Layout is where a model keeps the colour channels.
@@ -113,6 +115,9 @@ type Spec struct {
 	Parameters      int64
 	WeightBytes     int64
 	ExternalWeights bool
+	// Quantization is how the model's weights are quantised ("int8 (QDQ)"),
+	// "" for a floating-point model.
+	Quantization string
 
 	// ResizeMaxPixels is the largest model input, in pixels, that ONNX
 	// Runtime's CPU Resize kernel survives in this graph (see
@@ -155,10 +160,11 @@ func (e *InvalidModelError) Is(target error) bool { return target == ErrInvalidM
 // operator, mismatched types) passes here and fails in NewSession, or in
 // Verify for a command that makes no session of its own.
 func Inspect(name string, data []byte, ov Overrides) (*Spec, error) {
-	g, err := readGraphIO(data)
+	m, err := decodeModel(data)
 	if err != nil {
 		return nil, &InvalidModelError{name, "cannot read it as an ONNX model (truncated, or not ONNX?): " + err.Error()}
 	}
+	g := graphIOOf(m.Graph)
 	ins, outs := g.Inputs, g.Outputs
 	if len(outs) > 0 && !g.Shaped[0] {
 		// Only ONNX Runtime's shape inference can say what the image
@@ -167,26 +173,24 @@ func Inspect(name string, data []byte, ov Overrides) (*Spec, error) {
 			return nil, err
 		}
 	}
-	return inspect(name, data, ins, outs, ov)
+	return inspect(name, m, ins, outs, ov)
 }
 
 // inspect is Inspect once the inputs and outputs are known.
-func inspect(name string, data []byte, ins, outs []ort.InputOutputInfo, ov Overrides) (*Spec, error) {
+func inspect(name string, m *onnxgraph.Info, ins, outs []ort.InputOutputInfo, ov Overrides) (*Spec, error) {
 	spec := &Spec{Name: name}
 	if err := spec.detect(ins, outs); err != nil {
 		return nil, err
 	}
-	facts, err := readFileFacts(data)
-	if err != nil {
-		return nil, &InvalidModelError{name, err.Error()}
-	}
+	facts := factsOf(m)
 	spec.IRVersion, spec.Opsets = facts.IRVersion, facts.Opsets
 	spec.Producer, spec.ProducerVersion = facts.Producer, facts.ProducerVersion
 	spec.Initializers, spec.Parameters = facts.Initializers, facts.Parameters
 	spec.WeightBytes, spec.ExternalWeights = facts.WeightBytes, facts.ExternalWeights
 	spec.GraphName, spec.Description, spec.Domain = facts.GraphName, facts.DocString, facts.Domain
 	spec.ModelVersion, spec.Custom = facts.ModelVersion, facts.Metadata
-	spec.ResizeMaxPixels = resizeMaxPixels(data, spec.Input.Name)
+	spec.Quantization = facts.Quantization
+	spec.ResizeMaxPixels = resizeMaxPixelsOf(m.Graph, spec.Input.Name)
 	slices.SortFunc(spec.Custom, func(a, b KeyValue) int { return strings.Compare(a.Key, b.Key) })
 	if err := spec.choose(ov); err != nil {
 		return nil, err

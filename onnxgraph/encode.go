@@ -13,6 +13,8 @@ const (
 	modelIRVersion       = 1
 	modelProducerName    = 2
 	modelProducerVersion = 3
+	modelDomain          = 4
+	modelVersion         = 5
 	modelDocString       = 6
 	modelGraph           = 7
 	modelOpsetImport     = 8
@@ -31,6 +33,9 @@ const (
 	graphInput       = 11
 	graphOutput      = 12
 	graphValueInfo   = 13
+
+	graphSparseInitializer = 15
+	sparseValues           = 1
 
 	nodeInput     = 1
 	nodeOutput    = 2
@@ -57,7 +62,8 @@ const (
 	valueName = 1
 	valueType = 2
 
-	typeTensor = 1
+	typeTensor       = 1
+	typeSparseTensor = 8
 
 	tensorTypeElem  = 1
 	tensorTypeShape = 2
@@ -114,12 +120,22 @@ func (m *Model) Marshal() ([]byte, error) {
 	e.int64(modelIRVersion, m.IRVersion)
 	e.optString(modelProducerName, m.ProducerName)
 	e.optString(modelProducerVersion, m.ProducerVersion)
+	e.optString(modelDomain, m.Domain)
+	if m.ModelVersion != 0 {
+		e.int64(modelVersion, m.ModelVersion)
+	}
 	e.optString(modelDocString, m.DocString)
 	e.message(modelGraph, m.Graph.encode)
 	e.message(modelOpsetImport, func(o *enc) {
 		o.string(opsetDomain, "")
 		o.int64(opsetVersion, m.Opset)
 	})
+	for _, op := range m.OtherOpsets {
+		e.message(modelOpsetImport, func(o *enc) {
+			o.string(opsetDomain, op.Domain)
+			o.int64(opsetVersion, op.Version)
+		})
+	}
 	for _, kv := range m.Metadata {
 		e.message(modelMetadataProps, func(o *enc) {
 			o.string(kvKey, kv.Key)
@@ -147,6 +163,9 @@ func (g *Graph) encode(e *enc) {
 	for _, v := range g.ValueInfo {
 		e.message(graphValueInfo, v.encode)
 	}
+	for _, s := range g.SparseInits {
+		e.bytes(graphSparseInitializer, s.raw)
+	}
 }
 
 func (n *Node) encode(e *enc) {
@@ -165,6 +184,10 @@ func (n *Node) encode(e *enc) {
 }
 
 func (a *Attr) encode(e *enc) {
+	if a.raw != nil {
+		e.b = append(e.b, a.raw...)
+		return
+	}
 	e.string(attrName, a.Name)
 	switch a.Kind {
 	case AttrFloat:
@@ -197,14 +220,14 @@ func (t *Tensor) encode(e *enc) {
 	}
 	e.varint(tensorDataType, uint64(t.DType))
 	e.optString(tensorName, t.Name)
-	var raw []byte
-	switch t.DType {
-	case Float:
+	raw := t.Raw
+	switch {
+	case t.Floats != nil:
 		raw = make([]byte, 4*len(t.Floats))
 		for i, f := range t.Floats {
 			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(f))
 		}
-	case Int64:
+	case t.Int64s != nil:
 		raw = make([]byte, 8*len(t.Int64s))
 		for i, v := range t.Int64s {
 			binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
@@ -215,8 +238,20 @@ func (t *Tensor) encode(e *enc) {
 
 func (v *ValueInfo) encode(e *enc) {
 	e.string(valueName, v.Name)
+	switch v.Kind {
+	case TypeNone:
+		return
+	case TypeTensor, TypeSparseTensor:
+	default:
+		e.bytes(valueType, v.rawType)
+		return
+	}
+	field := protowire.Number(typeTensor)
+	if v.Kind == TypeSparseTensor {
+		field = typeSparseTensor
+	}
 	e.message(valueType, func(tp *enc) {
-		tp.message(typeTensor, func(tt *enc) {
+		tp.message(field, func(tt *enc) {
 			tt.varint(tensorTypeElem, uint64(v.DType))
 			if v.Shape == nil {
 				return
@@ -224,9 +259,10 @@ func (v *ValueInfo) encode(e *enc) {
 			tt.message(tensorTypeShape, func(sh *enc) {
 				for _, d := range v.Shape {
 					sh.message(shapeDim, func(de *enc) {
-						if d.Param != "" {
+						switch {
+						case d.Param != "":
 							de.string(dimParam, d.Param)
-						} else {
+						case d.Value >= 0:
 							de.int64(dimValue, d.Value)
 						}
 					})

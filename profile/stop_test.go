@@ -14,6 +14,11 @@ func TestEndOfSweep(t *testing.T) {
 		l.Spread = spread
 		return l
 	}
+	at := func(jobs int, ips, spread float64) Level {
+		l := lv(jobs, ips, true, gib)
+		l.Spread = spread
+		return l
+	}
 	held := func(l Level, admissible int) Level {
 		l.Workers, l.Admissible = convert.Jobs{Decode: 1, Infer: l.Jobs, Encode: 1}, admissible
 		return l
@@ -24,6 +29,20 @@ func TestEndOfSweep(t *testing.T) {
 		want   string // a part of the reason; "" = go on
 	}{
 		{"nothing yet", nil, ""},
+		{
+			// README's unloaded `--sweep 1..8 testdata/photos`, as recorded:
+			// -j 4, 6 and 7 are unstable with a best window above 95% of
+			// the best, so they are passed over, and the sweep ends at -j 8.
+			name: "README's recorded sweep",
+			levels: []Level{unstable(1, 2.82, 0.63), at(2, 5.09, 0.09), at(3, 4.51, 0.22), unstable(4, 4.80, 0.40),
+				at(5, 4.51, 0.17), unstable(6, 3.98, 0.98), unstable(7, 3.99, 1.44), at(8, 4.30, 0.18)},
+			want: "throughput has peaked: -j 3, 5, 8 were each at least 5% below the best (5.09 img/s at -j 2)",
+		},
+		{
+			name: "README's recorded sweep up to -j 7 goes on",
+			levels: []Level{unstable(1, 2.82, 0.63), at(2, 5.09, 0.09), at(3, 4.51, 0.22), unstable(4, 4.80, 0.40),
+				at(5, 4.51, 0.17), unstable(6, 3.98, 0.98), unstable(7, 3.99, 1.44)},
+		},
 		{"still rising", []Level{lv(1, 1, true, gib), lv(2, 1.9, true, gib), lv(3, 2.0, true, gib)}, ""},
 		{
 			// The built-in model on 2 cores: best at 2, then three below 95%.

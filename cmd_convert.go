@@ -26,6 +26,7 @@ trained AnimeGAN weights). Any AnimeGAN-family ONNX model works with --model.
 
 Examples:
    animegan convert ./photos -j 4
+   animegan convert ./photos -j auto        # the -j of the latest matching profile
    animegan convert ./photos -o ./anime -m Hayao.onnx --max-size 768
    animegan convert a.jpg b.png --format png --keep-size
    animegan convert ./photos -j 1:2:1 --json > summary.json

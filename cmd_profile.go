@@ -39,13 +39,20 @@ pressure onset (the first -j where peak RSS > 80% of the limit, available memory
 PSI memory some > 10%, swap or major faults rise, or the level is OOM-killed), and
 the -j to use.
 
+Past the best level, the sweep ends once 3 levels in a row were clearly 5% below
+it, or once the memory budget holds workers back (--full runs every level). Each
+finished sweep is saved in $XDG_CACHE_HOME/animegan (else ~/.cache/animegan) for
+convert -j auto. --baseline PREV.json compares every level with an earlier --json
+result and fails on a throughput or peak RSS regression beyond --max-regression.
+
 Examples:
    animegan profile --sweep 1..8 ./photos
    animegan profile --sweep 1..32x2 ./photos -m Hayao.onnx --max-size 512 --mem-limit 4GiB
    animegan profile --sweep 1,2,4 ./photos --json profile.json --csv profile.csv --plot profile.svg
+   animegan profile --sweep 1,2,4 ./photos --json now.json --baseline profile.json
 
-Exit status: 0 with a result (even when levels crashed), 2 usage or setup error,
-130/143 interrupted.`,
+Exit status: 0 with a result (even when levels crashed), 1 a --baseline regression,
+2 usage or setup error (an incomparable baseline included), 130/143 interrupted.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "sweep", Value: "1..8", Usage: "levels: `A..B` (every -j), A..BxF (A, A·F, …, B) or a list 1,2,4"},
 			&cli.DurationFlag{Name: "window", Value: profile.DefaultWindow, Usage: "shortest measurement window (each also lasts until every worker finished an image)"},

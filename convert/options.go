@@ -32,9 +32,10 @@ type Options struct {
 
 	MemBudget int64 // bytes for inferences in flight; 0 = DefaultBudget, <0 = none
 
-	Jobs    Jobs
-	Threads int // intra-op threads per inference worker; 0 = cores / workers
-	Cores   int // 0 = runtime.GOMAXPROCS(0): the CPUs this process may use, a container's CPU limit included
+	Jobs     Jobs
+	JobsFrom string // why Jobs: reported in the summary ("" = the core-count default)
+	Threads  int    // intra-op threads per inference worker; 0 = cores / workers
+	Cores    int    // 0 = runtime.GOMAXPROCS(0): the CPUs this process may use, a container's CPU limit included
 
 	Overwrite bool
 	FailFast  bool
@@ -66,6 +67,7 @@ func (o *Options) ApplyDefaults() {
 	}
 	if o.Jobs == (Jobs{}) {
 		o.Jobs = DefaultJobs(o.Cores)
+		o.JobsFrom = "core-count default " + o.Jobs.String()
 	}
 	if o.OutDir == "" {
 		o.OutDir = DefaultOutDir
@@ -141,7 +143,9 @@ func (o *Options) SessionOptions() model.SessionOptions {
 	return so
 }
 
-func (o *Options) engineOptions() EngineOptions {
+// EngineOptions are the engine settings a run with o uses: the one place
+// the flags turn into them, for convert and for each level of a profile.
+func (o *Options) EngineOptions() EngineOptions {
 	return EngineOptions{
 		MaxSide: o.MaxSide, KeepSize: o.KeepSize, MaxPixels: o.MaxPixels, Quality: o.Quality,
 		Timeout: o.Timeout, Workers: o.Jobs.Infer, Session: o.SessionOptions(), MemBudget: o.MemBudget,

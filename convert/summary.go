@@ -66,6 +66,7 @@ type Settings struct {
 	Metadata     string  `json:"metadata"`
 	Colour       string  `json:"color"`
 	Jobs         JobsDoc `json:"jobs"`
+	JobsFrom     string  `json:"jobs_from"` // why these workers: -j, the core-count default, or -j auto's choice
 	Session      string  `json:"session"`
 	OutputDir    string  `json:"output_dir"`
 	MaxPixels    int64   `json:"max_pixels"`

@@ -18,10 +18,11 @@ import (
 // rest (its followers) get a copy of its output.
 type task struct {
 	Target
-	size     int64
-	modTime  int64
-	sha256   string
-	settings string
+	size    int64
+	modTime int64
+	sha256  string
+	// fingerprint of the model and settings its output depends on.
+	fingerprint string
 
 	followers []*task
 	copyErrs  []error  // per follower, set by the encode stage
@@ -101,9 +102,9 @@ func (j *job) identify(t *task) error {
 		return fmt.Errorf("is a directory, not an image")
 	}
 	t.size, t.modTime = info.Size(), info.ModTime().UnixNano()
-	t.settings = j.settings[t.Format]
+	t.fingerprint = j.fingerprints[t.Format]
 	rec, ok := j.manifest.Lookup(t.OutRel)
-	if ok && !j.opts.Overwrite && rec.Settings == t.settings && rec.Input == t.Path &&
+	if ok && !j.opts.Overwrite && rec.Fingerprint == t.fingerprint && rec.Input == t.Path &&
 		rec.Size == t.size && rec.ModTime == t.modTime && j.outputIntact(t, rec) {
 		t.sha256, t.upToDate = rec.SHA256, true
 		return nil
@@ -111,7 +112,7 @@ func (j *job) identify(t *task) error {
 	if t.sha256, err = hashFile(t.Path); err != nil {
 		return err
 	}
-	if ok && !j.opts.Overwrite && rec.Settings == t.settings && rec.SHA256 == t.sha256 && j.outputIntact(t, rec) {
+	if ok && !j.opts.Overwrite && rec.Fingerprint == t.fingerprint && rec.SHA256 == t.sha256 && j.outputIntact(t, rec) {
 		t.upToDate = true // touched or moved, same content
 	}
 	return nil
@@ -143,7 +144,7 @@ func (j *job) record(t *task, path string) error {
 	}
 	return j.manifest.Add(Record{
 		Output: t.OutRel, Input: t.Path, Size: t.size, ModTime: t.modTime,
-		SHA256: t.sha256, Settings: t.settings, OutputSize: info.Size(),
+		SHA256: t.sha256, Fingerprint: t.fingerprint, OutputSize: info.Size(),
 	})
 }
 

@@ -38,7 +38,8 @@ type recorder struct {
 }
 
 func (r *recorder) Begin(todo, skipped int, _ convert.Settings) { r.todo, r.skipped = todo, skipped }
-func (r *recorder) Converted(t convert.Target, copied bool, _ string) {
+func (r *recorder) Skipped(convert.Target, string)              {}
+func (r *recorder) Converted(t convert.Target, copied bool, _ convert.Timings) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if copied {

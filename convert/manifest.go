@@ -55,6 +55,21 @@ type Manifest struct {
 // OpenManifest reads every journal in dir, tolerating a torn last line from
 // a killed run, and opens the shard's own for appending.
 func OpenManifest(dir string, shard Shard) (*Manifest, error) {
+	m, err := ReadManifest(dir, shard)
+	if err != nil {
+		return nil, err
+	}
+	m.journal, err = os.OpenFile(m.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening manifest for writing: %w", err)
+	}
+	return m, nil
+}
+
+// ReadManifest reads every journal in dir and opens none for writing (a
+// dry run writes nothing); a missing dir reads as empty. Only Lookup may be
+// called on the result.
+func ReadManifest(dir string, shard Shard) (*Manifest, error) {
 	m := &Manifest{path: filepath.Join(dir, manifestName(shard)), records: make(map[string]Record), own: make(map[string]Record)}
 	journals, err := filepath.Glob(filepath.Join(dir, ".animegan-manifest*.jsonl"))
 	if err != nil {
@@ -74,10 +89,6 @@ func OpenManifest(dir string, shard Shard) (*Manifest, error) {
 		}
 		m.read(f, path == m.path)
 		f.Close()
-	}
-	m.journal, err = os.OpenFile(m.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("opening manifest for writing: %w", err)
 	}
 	return m, nil
 }

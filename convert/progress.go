@@ -20,8 +20,10 @@ type Reporter interface {
 	// Begin is called once planning is done: todo inputs will be worked on.
 	Begin(todo, skipped int, s Settings)
 	// Converted is called for each output written (copied: from an
-	// identical input).
-	Converted(t Target, copied bool, timings string)
+	// identical input, with zero timings).
+	Converted(t Target, copied bool, tm Timings)
+	// Skipped is called for each input whose output is up to date.
+	Skipped(t Target, why string)
 	// Failed is called for each input that failed.
 	Failed(f Failure)
 	// Logf is for --verbose detail.
@@ -29,6 +31,9 @@ type Reporter interface {
 	// End is called once with the final summary.
 	End(s *Summary)
 }
+
+// Timings are where one photo's time went, stage by stage.
+type Timings = pipeline.Timings
 
 // Verbosity says how much a Printer prints.
 type Verbosity int
@@ -132,12 +137,12 @@ func (p *Printer) progressLine() {
 		p.done, p.total, 100*float64(p.done)/float64(max(1, p.total)), rate, elapsed.Round(time.Second), eta)
 }
 
-func (p *Printer) Converted(t Target, copied bool, timings string) {
+func (p *Printer) Converted(t Target, copied bool, tm Timings) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done++
 	if p.Verbosity >= Verbose {
-		how := timings
+		how := describeTimings(tm)
 		if copied {
 			how = "copied from an identical input"
 		}
@@ -146,6 +151,15 @@ func (p *Printer) Converted(t Target, copied bool, timings string) {
 	if p.bar != nil {
 		p.bar.Add(1)
 	}
+}
+
+func (p *Printer) Skipped(t Target, why string) {
+	if p.Verbosity < Verbose {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.above(fmt.Sprintf("skip %s → %s (%s)", t.Path, t.OutRel, why))
 }
 
 func (p *Printer) Failed(f Failure) {

@@ -165,9 +165,9 @@ func writeBash(w io.Writer, prog string, cmds []compCommand) error {
 			pattern := strings.Join(typed, "|")
 			switch f.kind {
 			case fileValue:
-				fmt.Fprintf(&b, "            %s) compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- \"$cur\"); return ;;\n", pattern)
+				fmt.Fprintf(&b, "            %s) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- \"$cur\"); return ;;\n", pattern)
 			case dirValue:
-				fmt.Fprintf(&b, "            %s) compopt -o filenames; mapfile -t COMPREPLY < <(compgen -d -- \"$cur\"); return ;;\n", pattern)
+				fmt.Fprintf(&b, "            %s) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- \"$cur\"); return ;;\n", pattern)
 			case choiceValue:
 				fmt.Fprintf(&b, "            %s) COMPREPLY=($(compgen -W '%s' -- \"$cur\")); return ;;\n", pattern, strings.Join(f.choices, " "))
 			case anyValue:
@@ -179,7 +179,7 @@ func writeBash(w io.Writer, prog string, cmds []compCommand) error {
 		fmt.Fprintf(&b, "        if [[ $cur == -* ]]; then\n            COMPREPLY=($(compgen -W '%s' -- \"$cur\"))\n            return\n        fi\n", strings.Join(all, " "))
 		switch c.args {
 		case fileValue:
-			b.WriteString("        compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- \"$cur\")\n")
+			b.WriteString("        compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- \"$cur\")\n")
 		case choiceValue:
 			fmt.Fprintf(&b, "        COMPREPLY=($(compgen -W '%s' -- \"$cur\"))\n", strings.Join(c.choices, " "))
 		}

@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"animegan/atomicfile"
+	"animegan/convert"
 )
 
 // jsonDest is where --json sends the summary: nowhere, stdout, or a file
@@ -141,7 +143,11 @@ func (s *logSink) Write(p []byte) (int, error) {
 		line := strings.TrimSpace(string(s.buf[:i]))
 		s.buf = s.buf[i+1:]
 		if line != "" {
-			s.writeEvent(map[string]string{"event": "message", "message": line})
+			s.writeEvent(struct {
+				Time    string `json:"time"`
+				Event   string `json:"event"`
+				Message string `json:"message"`
+			}{now(), "message", line})
 		}
 	}
 	return len(p), nil
@@ -165,11 +171,15 @@ func (s *logSink) errorLine(msg string, code int) {
 		return
 	}
 	s.writeEvent(struct {
+		Time  string `json:"time"`
 		Event string `json:"event"`
 		Error string `json:"error"`
 		Exit  int    `json:"exit_code"`
-	}{"error", msg, code})
+	}{now(), "error", msg, code})
 }
+
+// now is an event's time, as convert.JSONLog writes it.
+func now() string { return time.Now().UTC().Format(convert.EventTimeFormat) }
 
 // Raw is the writer for lines that are JSON already; it shares the lock.
 func (s *logSink) Raw() io.Writer { return rawWriter{s} }

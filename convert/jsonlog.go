@@ -84,8 +84,12 @@ type jsonSummary struct {
 	*Summary
 }
 
+// EventTimeFormat is the layout of an event's time: RFC 3339 in UTC, to
+// the millisecond.
+const EventTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
 func (l *JSONLog) event(name string) jsonEvent {
-	return jsonEvent{Time: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"), Event: name}
+	return jsonEvent{Time: time.Now().UTC().Format(EventTimeFormat), Event: name}
 }
 
 // emit writes one event; the caller holds mu. Encode ends it with a

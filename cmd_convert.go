@@ -77,7 +77,7 @@ func batchFlags() []cli.Flag {
 		&cli.StringFlag{Name: "root", DefaultText: "the working directory", Usage: "the `DIR` the --files-from outputs mirror: a listed DIR/a/b.jpg goes to OUT/a/b.jpg"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "stderr as `text|json`: json makes every line one JSON object (per image, progress, summary)"},
 		&cli.DurationFlag{Name: "progress-interval", Value: 10 * time.Second, Usage: "time between progress lines when stderr is not a terminal (and json progress events)"},
-		newJSONFlag("print the summary as JSON on stdout, or with =FILE write it to FILE atomically (--json FILE.json works too)"),
+		newJSONFlag("print the summary as JSON on stdout, or with =FILE write it to FILE atomically (--json FILE.json works too)", true),
 	}
 }
 

@@ -397,6 +397,16 @@ func TestJSONLog(t *testing.T) {
 	if again := parseJSON[batchSummary](t, string(must2(os.ReadFile(filepath.Join(work, "again.json"))))); again.Skipped != 4 {
 		t.Errorf("again.json: %+v", again)
 	}
+	// report takes --json=FILE too; its bare --json never eats a summary
+	// (both are of the unsharded run: the last one counts).
+	r = batchRun(t, work, nil, nil, "report", "--json=merged.json", "summary.json", "again.json")
+	merged := string(must2(os.ReadFile(filepath.Join(work, "merged.json"))))
+	if r.code != 0 || !strings.Contains(merged, `"skipped": 4`) || r.stdout != "" {
+		t.Errorf("report --json=merged.json: exit %d\n%s\n%s", r.code, merged, r.stderr)
+	}
+	if r = batchRun(t, work, nil, nil, "report", "--json", "summary.json", "again.json"); !strings.Contains(r.stdout, `"skipped": 4`) {
+		t.Errorf("report --json: stdout %s", r.stdout)
+	}
 	if tmp, _ := filepath.Glob(filepath.Join(work, ".*")); len(tmp) != 0 {
 		t.Errorf("temp files left beside the summaries: %v", tmp)
 	}
@@ -600,6 +610,8 @@ func TestJSONFlagArgs(t *testing.T) {
 		{[]string{"convert", "photos", "--json", "run.json", "-j", "2"}, []string{"convert", "--json=run.json", "-j", "2", "--", "photos"}},
 		{[]string{"convert", "--json=-", "photos"}, []string{"convert", "--json=-", "--", "photos"}},
 		{[]string{"convert", "--files-from", "-", "-0", "--root", "r"}, []string{"convert", "--files-from", "-", "-0", "--root", "r"}},
+		// report's inputs are summaries: never taken as --json's file.
+		{[]string{"report", "--json", "s-0.json", "s-1.json"}, []string{"report", "--json", "--", "s-0.json", "s-1.json"}},
 	}
 	for _, tc := range cases {
 		got := interspersed(commands(), append([]string{"animegan"}, tc.args...))

@@ -26,6 +26,9 @@ import (
 type jsonDest struct {
 	on   bool
 	path string // "" or "-": stdout
+	// nextIsFile allows `--json FILE.json`; off for report, whose inputs
+	// are .json files themselves.
+	nextIsFile bool
 }
 
 func (d *jsonDest) Set(s string) error {
@@ -52,7 +55,7 @@ func (d *jsonDest) IsBoolFlag() bool { return true }
 
 // acceptsNext says whether the argument after a bare --json is its file.
 func (d *jsonDest) acceptsNext(arg string) bool {
-	return strings.HasSuffix(strings.ToLower(arg), ".json") && !strings.HasPrefix(arg, "-")
+	return d.nextIsFile && strings.HasSuffix(strings.ToLower(arg), ".json") && !strings.HasPrefix(arg, "-")
 }
 
 func (d *jsonDest) stdout() bool { return d.on && (d.path == "" || d.path == "-") }
@@ -92,8 +95,10 @@ type optionalValue interface {
 // --json[=FILE].
 type jsonFlag struct{ *cli.GenericFlag }
 
-func newJSONFlag(usage string) *jsonFlag {
-	return &jsonFlag{&cli.GenericFlag{Name: "json", Value: &jsonDest{}, Usage: usage}}
+// newJSONFlag makes a --json flag; nextIsFile lets `--json FILE.json`
+// name the file (see jsonDest).
+func newJSONFlag(usage string, nextIsFile bool) *jsonFlag {
+	return &jsonFlag{&cli.GenericFlag{Name: "json", Value: &jsonDest{nextIsFile: nextIsFile}, Usage: usage}}
 }
 
 func (f *jsonFlag) String() string {

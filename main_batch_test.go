@@ -254,6 +254,14 @@ func TestFilesFrom(t *testing.T) {
 		})
 	}
 
+	// `find .` lists the output folder too: those files are ignored, as a
+	// walk ignores that folder, never converted again.
+	noisePNG(t, filepath.Join(work, "animegan-out", "old.png"), 12, 12, 9)
+	r := batchRun(t, work, []byte("./animegan-out/old.png\n./photos/b.png\n"), nil, "convert", "--files-from", "-", "--json", "--max-size", "32")
+	if sum := parseJSON[batchSummary](t, r.stdout); r.code != 0 || sum.Converted != 1 || sum.Ignored != 1 {
+		t.Errorf("a listed output: exit %d, %+v\n%s", r.code, sum, r.stderr)
+	}
+
 	usage := []struct {
 		name string
 		args []string
@@ -578,11 +586,18 @@ func TestVersion(t *testing.T) {
 		{"version", []string{"version"}, 0, []string{"animegan ", "go go1.", "onnxruntime 1."}},
 		{"version without a library", []string{"version", "--ort-lib", "/nowhere/libonnxruntime.so"}, 2,
 			[]string{"animegan ", "go go1.", "onnxruntime: not loaded"}},
+		{"version without a library, from ANIMEGAN_ORT_LIB", []string{"version"}, 2,
+			[]string{"animegan ", "go go1.", "onnxruntime: not loaded"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var env []string
-			if strings.Contains(tc.name, "without") {
+			switch {
+			case strings.Contains(tc.name, "ANIMEGAN_ORT_LIB"):
+				// The flag's variable comes before ONNXRUNTIME_LIB, which
+				// names a working library here.
+				env = []string{"ANIMEGAN_ORT_LIB=/nowhere/libonnxruntime.so"}
+			case strings.Contains(tc.name, "without"):
 				env = []string{"ONNXRUNTIME_LIB=/nowhere/libonnxruntime.so"}
 			}
 			r := batchRun(t, "", nil, env, tc.args...)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,6 +202,9 @@ func (r rawWriter) Write(p []byte) (int, error) {
 // parsed, so that even a usage error is a JSON line; the parsed flag then
 // decides (setJSON).
 func jsonLogRequested(args []string, getenv func(string) string) bool {
+	if !slices.Contains(args, "convert") {
+		return false // only convert has --log-format
+	}
 	for i, a := range args {
 		switch {
 		case a == "--":

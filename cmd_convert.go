@@ -12,7 +12,6 @@ import (
 	"golang.org/x/term"
 
 	"animegan/convert"
-	"animegan/model"
 )
 
 func convertCommand() *cli.Command {
@@ -47,22 +46,13 @@ error, 130/143 interrupted by SIGINT/SIGTERM.`,
 				Usage: "output `DIR`; mirrors the input tree (never an input folder)"},
 			&cli.StringFlag{Name: "jobs", Aliases: []string{"j"},
 				Usage: "workers: `N` inference workers, or L:I:E decode:infer:encode (default from the core count: " + convert.DefaultJobs(runtime.GOMAXPROCS(0)).String() + ")"},
-			&cli.IntFlag{Name: "threads", DefaultText: "auto", Usage: "ONNX Runtime intra-op threads per inference worker (default cores / inference workers)"},
-			&cli.IntFlag{Name: "max-size", Value: convert.DefaultMaxSide, Usage: "longest side fed to the model, in pixels; 0 = original size"},
-			&cli.BoolFlag{Name: "keep-size", Usage: "scale each result back to its input's size"},
-			&cli.StringFlag{Name: "format", Usage: "output format `jpg|png` (default: JPEG stays JPEG, PNG stays PNG, others become PNG)"},
-			&cli.IntFlag{Name: "quality", Value: convert.DefaultQuality, Usage: "JPEG quality 1-100"},
-			&cli.Int64Flag{Name: "max-pixels", Value: convert.DefaultMaxPixels, Usage: "reject images with more pixels than this, from their header"},
-			&cli.StringFlag{Name: "mem-budget", DefaultText: "75% of the cgroup limit or of available memory",
-				Usage: "memory for inferences in flight, e.g. 6GiB; images wait for room instead of running out of memory; 0 = default, off = none"},
-			&cli.DurationFlag{Name: "timeout", DefaultText: "none", Usage: "give up on one image's inference after this long (e.g. 2m); 0 = never"},
 			&cli.StringFlag{Name: "shard", Usage: "convert only part `K/N` of the inputs (K from 0), for N processes over one tree; default from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)"},
 			&cli.IntFlag{Name: "shards", Usage: "the shard count `N` when the index comes from the environment (Kubernetes: the Job's completions)"},
 			&cli.BoolFlag{Name: "overwrite", Usage: "redo outputs even when they are up to date"},
 			&cli.BoolFlag{Name: "fail-fast", Usage: "stop at the first failed input"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only failures and the summary"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print settings and one line per image"},
-		}, append(batchFlags(), modelFlags()...)...),
+		}, append(batchFlags(), conversionFlags()...)...),
 		Action: runConvert,
 	}
 }
@@ -106,43 +96,23 @@ func runConvert(c *cli.Context) error {
 	if err := dest.check(); err != nil {
 		return usageError{err}
 	}
-	mdl, jobs, err := modelAndJobs(c)
+	opts, err := conversionOptions(c)
 	if err != nil {
 		return err
 	}
-	format, err := convert.ParseFormat(c.String("format"))
+	opts.Jobs, err = convert.ParseJobs(c.String("jobs"), runtime.GOMAXPROCS(0))
 	if err != nil {
 		return usageError{err}
 	}
-	budget, err := parseBudget(c.String("mem-budget"))
+	opts.Shard, err = resolveShard(c)
 	if err != nil {
 		return usageError{err}
 	}
-	shard, err := resolveShard(c)
-	if err != nil {
-		return usageError{err}
-	}
-	opts := convert.Options{
-		Shard:     shard,
-		MemBudget: budget,
-		Inputs:    c.Args().Slice(),
-		OutDir:    c.String("output"),
-		ModelName: mdl.name,
-		ModelData: mdl.data,
-		Overrides: mdl.overrides,
-		ORTLib:    c.String("ort-lib"),
-		MaxSide:   c.Int("max-size"),
-		KeepSize:  c.Bool("keep-size"),
-		Format:    format,
-		Quality:   c.Int("quality"),
-		MaxPixels: c.Int64("max-pixels"),
-		Timeout:   c.Duration("timeout"),
-		Jobs:      jobs,
-		Threads:   c.Int("threads"),
-		Overwrite: c.Bool("overwrite"),
-		FailFast:  c.Bool("fail-fast"),
-		DryRun:    c.Bool("dry-run"),
-	}
+	opts.Inputs = c.Args().Slice()
+	opts.OutDir = c.String("output")
+	opts.Overwrite = c.Bool("overwrite")
+	opts.FailFast = c.Bool("fail-fast")
+	opts.DryRun = c.Bool("dry-run")
 	if files != "" {
 		if opts.List, err = readFileList(c, files); err != nil {
 			return err
@@ -253,21 +223,6 @@ func resolveShard(c *cli.Context) (convert.Shard, error) {
 	return convert.Shard{}, nil
 }
 
-// parseBudget reads --mem-budget: a size, "" or 0 for the default, "off".
-func parseBudget(s string) (int64, error) {
-	switch s {
-	case "", "0", "auto":
-		return 0, nil
-	case "off", "none":
-		return -1, nil
-	}
-	n, err := convert.ParseSize(s)
-	if err != nil {
-		return 0, fmt.Errorf("--mem-budget: %w", err)
-	}
-	return n, nil
-}
-
 func verbosity(c *cli.Context) convert.Verbosity {
 	switch {
 	case c.Bool("verbose"):
@@ -281,14 +236,4 @@ func verbosity(c *cli.Context) convert.Verbosity {
 func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// modelFlags are shared by every command that loads a model.
-func modelFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "ONNX model `FILE` (default: the built-in cartoon filter)"},
-		&cli.IntFlag{Name: "multiple", DefaultText: "auto", Usage: "floor dynamic sides to a multiple of `N` (default: the model's metadata, else " + fmt.Sprint(model.DefaultMultiple) + "; AnimeGANv3 tiny models need 16)"},
-		&cli.StringFlag{Name: "range", Value: "auto", Usage: "model pixel range: auto, -1,1 or 0,1 (auto: metadata, else -1,1)"},
-		&cli.StringFlag{Name: "ort-lib", TakesFile: true, Usage: "path of libonnxruntime.so (default: $" + model.LibraryEnv + ", lib/ beside the binary, ./lib, the system)"},
-	}
 }

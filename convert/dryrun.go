@@ -45,7 +45,7 @@ func dryRun(ctx context.Context, o *Options, spec *model.Spec, rt *model.Runtime
 	}
 	j := &job{opts: o, spec: spec, outDir: outDir, manifest: man, reporter: r, sum: sum}
 	targets := shardTargets(o, listing)
-	j.fingerprints(targets)
+	j.computeFingerprints(targets)
 	pl := j.plan(ctx, targets)
 
 	var plan []PlanEntry

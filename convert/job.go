@@ -7,13 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"animegan/atomicfile"
@@ -67,8 +65,8 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	// workers' sessions now, one per core at most, so that a model it
 	// rejects fails before the output folder is touched. The engine takes
 	// them over.
-	so := o.SessionOptions()
-	made, err := makeSessions(spec, o.ModelData, so, min(o.Jobs.Infer, o.Cores/so.IntraOpThreads))
+	eo := o.EngineOptions()
+	made, err := makeSessions(spec, o.ModelData, eo.Session, eo.sessionsAtOnce())
 	if err != nil {
 		return nil, &SetupError{err}
 	}
@@ -103,7 +101,7 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 
 	targets := shardTargets(&o, listing)
 	j.removeStale(targets)
-	j.fingerprints(targets)
+	j.computeFingerprints(targets)
 	pl := j.plan(ctx, targets)
 	r.Begin(pl.todo, pl.skipped, sum.Settings)
 	for _, f := range listing.Problems {
@@ -121,7 +119,6 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	}
 
 	if len(pl.leaders) > 0 {
-		eo := o.engineOptions()
 		eo.Made, made = made, nil
 		if err := j.convert(ctx, pl.leaders, eo); err != nil {
 			return nil, err
@@ -156,12 +153,12 @@ func shardTargets(o *Options, l Listing) []Target {
 	return targets
 }
 
-// fingerprints computes each output format's settings fingerprint once.
-func (j *job) fingerprints(targets []Target) {
-	j.settings = make(map[OutputFormat]string)
+// computeFingerprints computes each output format's fingerprint once.
+func (j *job) computeFingerprints(targets []Target) {
+	j.fingerprints = make(map[OutputFormat]string)
 	for _, t := range targets {
-		if _, ok := j.settings[t.Format]; !ok {
-			j.settings[t.Format] = fingerprint(j.opts, j.spec, t.Format)
+		if _, ok := j.fingerprints[t.Format]; !ok {
+			j.fingerprints[t.Format] = fingerprint(j.opts, j.spec, t.Format)
 		}
 	}
 }
@@ -239,10 +236,10 @@ type job struct {
 	manifest *Manifest
 	reporter Reporter
 	sum      *Summary
-	// settings is each output format's fingerprint of the settings its
-	// outputs depend on. Hashing the model is the costly part, so it is
-	// done once per format, not once per photo.
-	settings map[OutputFormat]string
+	// fingerprints are each output format's fingerprint of the model and
+	// settings its outputs depend on. Hashing the model is the costly part,
+	// so it is done once per format, not once per photo.
+	fingerprints map[OutputFormat]string
 }
 
 // removeStale deletes temp files a killed run left in the folders this
@@ -284,17 +281,6 @@ func (j *job) outPath(t *Target) string {
 	return filepath.Join(j.outDir, filepath.FromSlash(t.OutRel))
 }
 
-// decoded and inferred carry a task through the pipeline.
-type decoded struct {
-	t *task
-	*Decoded
-}
-
-type inferred struct {
-	t   *task
-	img *image.NRGBA
-}
-
 // convert runs the leaders through the decode → infer → encode pipeline.
 func (j *job) convert(ctx context.Context, leaders []*task, eo EngineOptions) error {
 	eng, err := NewEngine(j.spec, j.opts.ModelData, eo)
@@ -316,26 +302,11 @@ func (j *job) convert(ctx context.Context, leaders []*task, eo EngineOptions) er
 		}()
 	}
 	cfg := pipeline.Config{Decoders: j.opts.Jobs.Decode, Inferers: j.opts.Jobs.Infer, Encoders: j.opts.Jobs.Encode}
-	left := newCountdown(len(leaders))
-	stages := pipeline.Stages[*task, *decoded, *inferred]{
-		Decode: func(_ context.Context, t *task) (*decoded, error) {
-			d, err := eng.Decode(t.Path, t.Format == FormatPNG)
-			if err != nil {
-				left.drop()
-			}
-			return &decoded{t, d}, err
-		},
-		Admit: func(ctx context.Context, d *decoded) (func(), error) {
-			return eng.Admit(ctx, d.Decoded)
-		},
-		Infer: func(ctx context.Context, d *decoded) (*inferred, error) {
-			img, err := eng.Infer(ctx, d.Decoded, left.start())
-			return &inferred{d.t, img}, err
-		},
-		Encode: func(_ context.Context, in *inferred) error {
-			return j.write(eng, in)
-		},
-	}
+	stages := Stages(eng, StageHooks[*task]{
+		Photo: func(t *task) (string, OutputFormat) { return t.Path, t.Format },
+		Store: j.write,
+		Total: len(leaders),
+	})
 	items := func(yield func(*task) bool) {
 		for _, t := range leaders {
 			if !yield(t) {
@@ -359,40 +330,14 @@ func (j *job) convert(ctx context.Context, leaders []*task, eo EngineOptions) er
 
 var errFailFast = errors.New("stopped by --fail-fast")
 
-// countdown tells the inference that starts the last photo of a run. It
-// only ever overestimates what is left (a photo that fails after decoding
-// still counts), so a photo it calls Last really is the last to start.
-type countdown struct{ left atomic.Int64 }
-
-func newCountdown(n int) *countdown {
-	c := &countdown{}
-	c.left.Store(int64(n))
-	return c
-}
-
-// drop counts a photo that will never reach inference.
-func (c *countdown) drop() { c.left.Add(-1) }
-
-// start counts a photo starting inference and says whether it is the last.
-func (c *countdown) start() Turn {
-	if c.left.Add(-1) == 0 {
-		return Last
-	}
-	return Steady
-}
-
-// write encodes a result into its output file atomically, journals it and
+// write stores a result into its output file atomically, journals it and
 // gives identical inputs their copies.
-func (j *job) write(eng *Engine, in *inferred) error {
-	t := in.t
+func (j *job) write(t *task, encode func(io.Writer) error) error {
 	path := j.outPath(&t.Target)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("creating output folder: %w", err)
 	}
-	err := writeAtomic(path, func(w io.Writer) error {
-		return eng.Encode(w, in.img, t.Format)
-	})
-	if err != nil {
+	if err := writeAtomic(path, encode); err != nil {
 		return err
 	}
 	if err := j.record(t, path); err != nil {

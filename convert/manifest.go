@@ -30,15 +30,18 @@ func manifestName(s Shard) string {
 
 // Record says what made one output file. A re-run skips an input whose
 // record matches: same input (size and mtime, or else content hash), same
-// settings, and the output still there at the recorded size.
+// fingerprint, and the output still there at the recorded size.
 type Record struct {
-	Output     string `json:"output"` // below the output directory, slash-separated
-	Input      string `json:"input"`
-	Size       int64  `json:"size"`
-	ModTime    int64  `json:"mtime_ns"`
-	SHA256     string `json:"sha256"`
-	Settings   string `json:"settings"` // Fingerprint of model and pixel-changing flags
-	OutputSize int64  `json:"output_size"`
+	Output  string `json:"output"` // below the output directory, slash-separated
+	Input   string `json:"input"`
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"mtime_ns"`
+	SHA256  string `json:"sha256"`
+	// Fingerprint of the model and the pixel-changing flags (see
+	// fingerprint). The JSON name predates the field's: journals already
+	// written keep resuming.
+	Fingerprint string `json:"settings"`
+	OutputSize  int64  `json:"output_size"`
 }
 
 // Manifest is the journal of one output directory. Records are appended as

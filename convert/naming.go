@@ -38,10 +38,12 @@ func (f OutputFormat) Ext() string {
 	return ".png"
 }
 
-// outputFormatFor picks the output format for an input name. The decision
-// goes by extension so that it is known before any file is read: planning
-// the output names (and their collisions) must not wait for decoding.
-func outputFormatFor(name string, want OutputFormat) OutputFormat {
+// OutputFormatFor picks the output format for an input name: want, unless
+// it is FormatKeep, when JPEG stays JPEG and everything else becomes PNG.
+// The decision goes by extension so that it is known before any file is
+// read: planning the output names (and their collisions) must not wait for
+// decoding.
+func OutputFormatFor(name string, want OutputFormat) OutputFormat {
 	if want != FormatKeep {
 		return want
 	}
@@ -77,7 +79,7 @@ type Target struct {
 func planOutputs(inputs []Input, want OutputFormat) []Target {
 	targets := make([]Target, len(inputs))
 	for i, in := range inputs {
-		f := outputFormatFor(in.Rel, want)
+		f := OutputFormatFor(in.Rel, want)
 		targets[i] = Target{Input: in, OutRel: stem(in.Rel) + f.Ext(), Format: f}
 	}
 	slices.SortStableFunc(targets, func(a, b Target) int { return strings.Compare(a.Path, b.Path) })

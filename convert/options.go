@@ -119,7 +119,9 @@ func (o *Options) SessionOptions() model.SessionOptions {
 	return so
 }
 
-func (o *Options) engineOptions() EngineOptions {
+// EngineOptions are the engine settings a run with o uses: the one place
+// the flags turn into them, for convert and for each level of a profile.
+func (o *Options) EngineOptions() EngineOptions {
 	return EngineOptions{
 		MaxSide: o.MaxSide, KeepSize: o.KeepSize, MaxPixels: o.MaxPixels, Quality: o.Quality,
 		Timeout: o.Timeout, Workers: o.Jobs.Infer, Session: o.SessionOptions(), MemBudget: o.MemBudget,

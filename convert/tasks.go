@@ -18,10 +18,11 @@ import (
 // rest (its followers) get a copy of its output.
 type task struct {
 	Target
-	size     int64
-	modTime  int64
-	sha256   string
-	settings string
+	size    int64
+	modTime int64
+	sha256  string
+	// fingerprint of the model and settings its output depends on.
+	fingerprint string
 
 	followers []*task
 	copyErrs  []error // per follower, set by the encode stage
@@ -63,7 +64,7 @@ func (j *job) plan(ctx context.Context, targets []Target) plan {
 	// Identical inputs share an output only when it is made the same way
 	// (same settings, which include the output format): a photo.jpg and
 	// its copy saved as photo.png must not get the JPEG's bytes.
-	key := func(t *task) string { return t.sha256 + "|" + t.settings }
+	key := func(t *task) string { return t.sha256 + "|" + t.fingerprint }
 	done := make(map[string]*task) // key → an up-to-date output
 	var pending []*task
 	for i, t := range tasks {
@@ -109,9 +110,9 @@ func (j *job) identify(t *task) error {
 		return fmt.Errorf("is a directory, not an image")
 	}
 	t.size, t.modTime = info.Size(), info.ModTime().UnixNano()
-	t.settings = j.settings[t.Format]
+	t.fingerprint = j.fingerprints[t.Format]
 	rec, ok := j.manifest.Lookup(t.OutRel)
-	if ok && !j.opts.Overwrite && rec.Settings == t.settings && rec.Input == t.Path &&
+	if ok && !j.opts.Overwrite && rec.Fingerprint == t.fingerprint && rec.Input == t.Path &&
 		rec.Size == t.size && rec.ModTime == t.modTime && j.outputIntact(t, rec) {
 		t.sha256, t.upToDate, t.why = rec.SHA256, true, "up to date"
 		return nil
@@ -124,7 +125,7 @@ func (j *job) identify(t *task) error {
 		t.why = "no earlier output"
 	case j.opts.Overwrite:
 		t.why = "--overwrite"
-	case rec.Settings != t.settings:
+	case rec.Fingerprint != t.fingerprint:
 		t.why = "made with another model or settings"
 	case rec.SHA256 != t.sha256:
 		t.why = "input changed"
@@ -162,7 +163,7 @@ func (j *job) record(t *task, path string) error {
 	}
 	return j.manifest.Add(Record{
 		Output: t.OutRel, Input: t.Path, Size: t.size, ModTime: t.modTime,
-		SHA256: t.sha256, Settings: t.settings, OutputSize: info.Size(),
+		SHA256: t.sha256, Fingerprint: t.fingerprint, OutputSize: info.Size(),
 	})
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/shirou/gopsutil/v4/mem"
 
 	"animegan/convert"
-	"animegan/model"
 )
 
 // Defaults the command and the docs share.
@@ -42,11 +41,16 @@ const (
 
 // Options is one sweep.
 type Options struct {
-	Levels         []int
-	Cores          int
-	Threads        int         // --threads; 0 = convert's rule
-	Level          LevelConfig // the template: Jobs and Session are set per level
-	MemLimit       uint64      // --mem-limit; 0 = the cgroup's limit or total RAM
+	Levels []int
+	// Convert is the convert run every level measures: its flags, model and
+	// cores (ApplyDefaults done). Jobs is set per level; ModelData stays in
+	// the parent (the child reads Level.ModelPath).
+	Convert convert.Options
+	// Level is the measurement's template: Inputs, ModelPath, Window,
+	// MaxWindows and Limit. Jobs, Engine, Format and the model's fields are
+	// set per level from Convert.
+	Level          LevelConfig
+	MemLimit       uint64 // --mem-limit; 0 = the cgroup's limit or total RAM
 	StopOnPressure bool
 	Interval       time.Duration
 	Thresholds     Thresholds
@@ -106,11 +110,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Thresholds = DefaultThresholds
 	}
 	start := time.Now()
+	cores := o.Convert.Cores
 	res := &Result{
-		Started: start, Cores: o.Cores, Thresholds: o.Thresholds, Sweep: o.Levels,
+		Started: start, Cores: cores, Thresholds: o.Thresholds, Sweep: o.Levels,
 		Settings: Settings{
-			Model: o.Level.ModelName, MaxSide: o.Level.MaxSide, KeepSize: o.Level.KeepSize,
-			Format: string(o.Level.Format), Threads: o.Threads, Photos: len(o.Level.Inputs),
+			Model: o.Convert.ModelName, MaxSide: o.Convert.MaxSide, KeepSize: o.Convert.KeepSize,
+			Format: string(o.Convert.Format), Threads: o.Convert.Threads, Photos: len(o.Level.Inputs),
 			WindowSecs: o.Level.Window.Seconds(), LevelTimeout: o.Level.Limit.Seconds(),
 			Encode: "in memory (io.Discard); file writes not measured",
 		},
@@ -128,15 +133,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			res.Interrupted = true
 			break
 		}
-		jobs, err := convert.ParseJobs(strconv.Itoa(n), o.Cores)
+		cfg, err := levelConfig(o, n)
 		if err != nil {
 			return nil, err
-		}
-		cfg := o.Level
-		cfg.Jobs, cfg.Cores = jobs, o.Cores
-		cfg.Session = model.DefaultSessionOptions(jobs.Infer, o.Cores)
-		if o.Threads > 0 {
-			cfg.Session.IntraOpThreads = o.Threads
 		}
 		var cg *Cgroup
 		if useCgroup {
@@ -151,7 +150,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if o.Observer != nil {
 			o.Observer.LevelStart(i, len(o.Levels), n)
 		}
-		l := runLevel(ctx, o, cfg, cg, res.Memory)
+		l := superviseLevel(ctx, o, cfg, cg, res.Memory)
 		cg.Remove()
 		l.Jobs = n
 		l.Signals = Signals(&l, res.Memory, o.Thresholds)
@@ -176,6 +175,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
+// levelConfig is level n of the sweep: convert's -j n, with the engine
+// settings convert itself derives for it.
+func levelConfig(o Options, n int) (LevelConfig, error) {
+	co := o.Convert
+	jobs, err := convert.ParseJobs(strconv.Itoa(n), co.Cores)
+	if err != nil {
+		return LevelConfig{}, err
+	}
+	co.Jobs = jobs
+	cfg := o.Level
+	cfg.Jobs, cfg.Engine, cfg.Format = jobs, co.EngineOptions(), co.Format
+	cfg.ModelName, cfg.Overrides, cfg.ORTLib = co.ModelName, co.Overrides, co.ORTLib
+	return cfg, nil
+}
+
 func memoryFor(limit uint64) Memory {
 	var m Memory
 	if vm, err := mem.VirtualMemory(); err == nil {
@@ -195,10 +209,11 @@ func memoryFor(limit uint64) Memory {
 	return m
 }
 
-// runLevel runs one child and turns what it said and what was sampled
-// into a Level. It never fails: a child that cannot run is a failed level.
-func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Memory) Level {
-	l := Level{Workers: cfg.Jobs, Session: cfg.Session.String(), PSISomeMax: -1, PSIFullMax: -1}
+// superviseLevel runs one level's child process (MeasureLevel), samples
+// it from outside, and turns what it said and what was sampled into a
+// Level. It never fails: a child that cannot run is a failed level.
+func superviseLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Memory) Level {
+	l := Level{Workers: cfg.Jobs, Session: cfg.Engine.Session.String(), PSISomeMax: -1, PSIFullMax: -1}
 	in, err := json.Marshal(cfg)
 	if err != nil {
 		l.Status, l.Error = StatusFailed, err.Error()
@@ -256,7 +271,7 @@ func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Mem
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
-		s := &Sampler{Pid: cmd.Process.Pid, Interval: o.Interval, Cores: o.Cores, Cgroup: cg, OnSample: guard}
+		s := &Sampler{Pid: cmd.Process.Pid, Interval: o.Interval, Cores: o.Convert.Cores, Cgroup: cg, OnSample: guard}
 		samples = s.Run(sctx)
 	}()
 	hard := time.AfterFunc(cfg.Limit+killGrace, func() { kill("timeout") })

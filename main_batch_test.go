@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -633,5 +634,43 @@ func TestJSONFlagArgs(t *testing.T) {
 		if want := append([]string{"animegan"}, tc.want...); !slices.Equal(got, want) {
 			t.Errorf("%q: got %q, want %q", tc.args, got, want)
 		}
+	}
+}
+
+// TestJSONLogSignal: an interrupted run under --log-format json still
+// writes nothing but JSON lines on stderr: the signal notice as a message
+// event, then the summary, marked interrupted.
+func TestJSONLogSignal(t *testing.T) {
+	ortest.Init(t)
+	in, model := slowBatch(t, 30)
+	out := filepath.Join(t.TempDir(), "out")
+	cmd, _, stderr := child(t, t.TempDir(), "convert", in, "-o", out, "-m", model, "-j", "1:2:1", "--log-format", "json")
+	must(t, cmd.Start())
+	exited := make(chan struct{})
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait(); close(exited) }()
+	waitForOutput(t, out, exited)
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := exitCodeOf(t, <-waited); code != exitSIGINT {
+		t.Fatalf("exit %d, want %d\n%s", code, exitSIGINT, stderr)
+	}
+	var kinds []string
+	var summary map[string]any
+	for line := range strings.Lines(stderr.String()) {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("stderr line is not JSON: %v\n%q", err, line)
+		}
+		kind := ev["event"].(string)
+		kinds = append(kinds, kind)
+		if kind == "message" && !strings.Contains(ev["message"].(string), "stopping") {
+			t.Errorf("message event: %v", ev)
+		}
+		if kind == "summary" {
+			summary = ev
+		}
+	}
+	if !slices.Contains(kinds, "message") || summary == nil || summary["interrupted"] != true {
+		t.Fatalf("events %q, summary %v", kinds, summary)
 	}
 }

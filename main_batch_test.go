@@ -176,6 +176,10 @@ func TestDryRun(t *testing.T) {
 	if after := listFiles(t, out); !slices.Equal(before, after) {
 		t.Errorf("dry runs changed the output folder:\nbefore %q\nafter  %q", before, after)
 	}
+	// An output "folder" that is a file fails a dry run as it would a run.
+	if r := batchRun(t, "", nil, nil, "convert", in, "-o", filepath.Join(in, "a.png"), "--dry-run"); r.code != 2 || !strings.Contains(r.stderr, "is a file") {
+		t.Errorf("-o a file: exit %d\n%s", r.code, r.stderr)
+	}
 	journal2, _ := os.ReadFile(filepath.Join(out, ".animegan-manifest.jsonl"))
 	info2, _ := os.Stat(filepath.Join(out, ".animegan-manifest.jsonl"))
 	if !bytes.Equal(journal, journal2) || !info.ModTime().Equal(info2.ModTime()) {

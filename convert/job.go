@@ -59,6 +59,9 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 		if err != nil {
 			return nil, err
 		}
+		if info, err := os.Stat(outDir); err == nil && !info.IsDir() {
+			return nil, setupErr("output directory %s is a file", outDir)
+		}
 		return dryRun(ctx, &o, spec, rt, outDir, r, start)
 	}
 	// ONNX Runtime first reads the model when a session is made: make the

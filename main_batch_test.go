@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"animegan/atomicfile"
 	"animegan/internal/ortest"
 )
@@ -454,16 +456,38 @@ func must2[T any](v T, err error) T {
 // wins over the environment.
 func TestEnvVars(t *testing.T) {
 	ortest.Init(t)
-	for _, c := range commands() {
+	cmds := commands()
+	withEnvVars(cmds)
+	vars := map[string]string{} // "command --flag" → its variable
+	for _, c := range cmds {
 		if c.Hidden {
 			continue
 		}
 		r := batchRun(t, "", nil, nil, c.Name, "--help")
 		for _, f := range c.Flags {
 			name := f.Names()[0]
-			if !strings.Contains(r.stdout, "--"+name) || !strings.Contains(r.stdout, "[$"+envName(name)+"]") {
-				t.Errorf("%s --help lacks --%s or $%s:\n%s", c.Name, name, envName(name), r.stdout)
+			env := f.(cli.DocGenerationFlag).GetEnvVars()
+			if len(env) == 0 {
+				t.Errorf("%s --%s has no environment variable", c.Name, name)
+				continue
 			}
+			vars[c.Name+" --"+name] = env[0]
+			if !strings.Contains(r.stdout, "--"+name) || !strings.Contains(r.stdout, "[$"+env[0]+"]") {
+				t.Errorf("%s --help lacks --%s or $%s:\n%s", c.Name, name, env[0], r.stdout)
+			}
+		}
+	}
+	// One name per meaning: flags every command types alike share one,
+	// a name typed differently (--json) gets the command's.
+	for flag, want := range map[string]string{
+		"convert --max-size": "ANIMEGAN_MAX_SIZE", "profile --max-size": "ANIMEGAN_MAX_SIZE",
+		"convert --ort-lib": "ANIMEGAN_ORT_LIB", "version --ort-lib": "ANIMEGAN_ORT_LIB",
+		"convert --dry-run": "ANIMEGAN_DRY_RUN", "convert --jobs": "ANIMEGAN_JOBS",
+		"convert --json": "ANIMEGAN_CONVERT_JSON", "profile --json": "ANIMEGAN_PROFILE_JSON",
+		"inspect --json": "ANIMEGAN_INSPECT_JSON", "report --json": "ANIMEGAN_REPORT_JSON",
+	} {
+		if vars[flag] != want {
+			t.Errorf("%s: $%s, want $%s", flag, vars[flag], want)
 		}
 	}
 
@@ -487,7 +511,7 @@ func TestEnvVars(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
-			env := append([]string{"ANIMEGAN_JSON=1", "ANIMEGAN_DRY_RUN=true"}, tc.env...)
+			env := append([]string{"ANIMEGAN_CONVERT_JSON=1", "ANIMEGAN_DRY_RUN=true"}, tc.env...)
 			r := batchRun(t, "", nil, env, append([]string{"convert", in, "-o", out}, tc.args...)...)
 			if r.code != tc.code {
 				t.Fatalf("exit %d, want %d\n%s", r.code, tc.code, r.stderr)
@@ -498,7 +522,7 @@ func TestEnvVars(t *testing.T) {
 				}
 				return
 			}
-			sum := parseJSON[batchSummary](t, r.stdout) // ANIMEGAN_JSON=1: the summary on stdout
+			sum := parseJSON[batchSummary](t, r.stdout) // ANIMEGAN_CONVERT_JSON=1: the summary on stdout
 			if !sum.DryRun || sum.Settings.MaxSize != tc.maxSize || sum.Settings.Format != tc.format || sum.Settings.Shard != tc.shard {
 				t.Errorf("settings %+v (dry run %t)", sum.Settings, sum.DryRun)
 			}

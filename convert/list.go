@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -62,8 +63,17 @@ func CollectList(paths []string, root, exclude string, shard Shard) Listing {
 	if exclude != "" {
 		exclude = absClean(exclude)
 	}
+	// filepath.Abs asks the system for the working directory each time
+	// (two stats): once is enough for the whole list.
+	wd, err := os.Getwd()
+	if err != nil {
+		wd = "."
+	}
 	for _, p := range paths {
-		abs := absClean(p)
+		abs := filepath.Clean(p)
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(wd, abs)
+		}
 		if exclude != "" && within(exclude, abs) {
 			l.Ignored++
 			continue

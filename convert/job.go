@@ -106,7 +106,9 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	j.removeStale(targets)
 	j.computeFingerprints(targets)
 	pl := j.plan(ctx, targets)
-	r.Begin(pl.todo, pl.skipped, sum.Settings)
+	// The failures found while listing and planning count as done in the
+	// progress, so they count in its total too.
+	r.Begin(pl.todo+len(listing.Problems)+len(pl.failures), pl.skipped, sum.Settings)
 	for _, f := range listing.Problems {
 		r.Failed(f)
 	}

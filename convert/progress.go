@@ -17,7 +17,9 @@ import (
 // goroutine at a time, so implementations need no locking of their own for
 // these calls (a ticker of their own is another matter).
 type Reporter interface {
-	// Begin is called once planning is done: todo inputs will be worked on.
+	// Begin is called once planning is done: todo inputs will be reported
+	// as converted or failed (those that failed planning included), skipped
+	// are up to date.
 	Begin(todo, skipped int, s Settings)
 	// Converted is called for each output written (copied: from an
 	// identical input, with zero timings).

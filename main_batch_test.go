@@ -366,13 +366,14 @@ func TestJSONLog(t *testing.T) {
 		return byKind
 	}
 
-	r := batchRun(t, work, nil, nil, "convert", in, "-o", out, "--log-format", "json", "--progress-interval", "5ms",
+	missing := filepath.Join(in, "missing.png")
+	r := batchRun(t, work, nil, nil, "convert", in, missing, "-o", out, "--log-format", "json", "--progress-interval", "5ms",
 		"-j", "1:1:1", "--max-size", "32", "--json=summary.json")
 	if r.code != 1 {
-		t.Fatalf("exit %d, want 1 (one broken input)\n%s", r.code, r.stderr)
+		t.Fatalf("exit %d, want 1 (one broken input, one missing)\n%s", r.code, r.stderr)
 	}
 	ev := events(t, r.stderr)
-	if len(ev["start"]) != 1 || len(ev["done"]) != 4 || len(ev["failed"]) != 1 || len(ev["summary"]) != 1 || len(ev["progress"]) == 0 {
+	if len(ev["start"]) != 1 || len(ev["done"]) != 4 || len(ev["failed"]) != 2 || len(ev["summary"]) != 1 || len(ev["progress"]) == 0 {
 		t.Fatalf("events: start %d, done %d, failed %d, progress %d, summary %d\n%s",
 			len(ev["start"]), len(ev["done"]), len(ev["failed"]), len(ev["progress"]), len(ev["summary"]), r.stderr)
 	}
@@ -383,20 +384,27 @@ func TestJSONLog(t *testing.T) {
 			}
 		}
 	}
-	if f := ev["failed"][0]; f["input"] != filepath.Join(in, "broken.png") || f["error"] == "" {
-		t.Errorf("failed event: %v", f)
+	var failed []string
+	for _, f := range ev["failed"] {
+		failed = append(failed, f["input"].(string))
 	}
-	if p := ev["progress"][0]; p["total"] != float64(5) {
-		t.Errorf("progress event: %v", p)
+	if slices.Sort(failed); !slices.Equal(failed, []string{filepath.Join(in, "broken.png"), missing}) {
+		t.Errorf("failed events: %v", ev["failed"])
 	}
-	if s := ev["summary"][0]; s["converted"] != float64(4) || s["failed"] != float64(1) {
+	// Every input reported counts in the total, the missing one too.
+	for _, p := range append(ev["progress"], ev["start"][0]) {
+		if total := p["total"]; total != float64(6) && p["todo"] != float64(6) {
+			t.Errorf("progress total: %v", p)
+		}
+	}
+	if s := ev["summary"][0]; s["converted"] != float64(4) || s["failed"] != float64(2) {
 		t.Errorf("summary event: %v", s)
 	}
 	if r.stdout != "" {
 		t.Errorf("stdout should be empty with --json=FILE: %q", r.stdout)
 	}
 	file := parseJSON[batchSummary](t, string(must2(os.ReadFile(filepath.Join(work, "summary.json")))))
-	if file.Converted != 4 || file.Failed != 1 {
+	if file.Converted != 4 || file.Failed != 2 {
 		t.Errorf("summary.json: %+v", file)
 	}
 

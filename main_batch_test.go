@@ -710,3 +710,38 @@ func TestJSONLogSignal(t *testing.T) {
 		t.Fatalf("events %q, summary %v", kinds, summary)
 	}
 }
+
+// TestFilesFromUnreadable: a listed file its user may not read is a named
+// failure (as user nobody; root reads everything).
+func TestFilesFromUnreadable(t *testing.T) {
+	ortest.Init(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a child as another user")
+	}
+	root, err := os.MkdirTemp("", "animegan-nobody-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(root) })
+	for _, d := range []string{root, filepath.Dir(binary)} {
+		must(t, os.Chmod(d, 0o755))
+	}
+	noisePNG(t, filepath.Join(root, "in", "ok.png"), 16, 16, 1)
+	noisePNG(t, filepath.Join(root, "in", "secret.png"), 16, 16, 2)
+	must(t, os.Chmod(filepath.Join(root, "in", "secret.png"), 0o600))
+	out := filepath.Join(root, "out")
+	must(t, os.MkdirAll(out, 0o755))
+	must(t, os.Chown(out, 65534, 65534))
+	cmd, stdout, stderr := child(t, root, "convert", "--files-from", "-", "--root", "in", "-o", out, "--json")
+	cmd.Stdin = strings.NewReader("in/ok.png\nin/secret.png\n")
+	cmd.Env = append(cmd.Env, "HOME="+root)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	code := exitCodeOf(t, cmd.Run())
+	if code == 2 && strings.Contains(stderr.String(), "onnxruntime") {
+		t.Skipf("ONNX Runtime cannot run as nobody here: %s", stderr)
+	}
+	if code != 1 || !strings.Contains(stderr.String(), "FAIL in/secret.png: permission denied") {
+		t.Fatalf("exit %d, want 1 naming in/secret.png\n%s", code, stderr)
+	}
+	if sum := parseJSON[batchSummary](t, stdout.String()); sum.Converted != 1 || sum.Failed != 1 {
+		t.Errorf("summary %+v", sum)
+	}
+}

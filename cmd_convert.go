@@ -126,19 +126,6 @@ func runConvert(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if sum.DryRun {
-		// The plan is the dry run's output: stdout, unless the JSON
-		// summary (which holds it too) is there.
-		switch {
-		case !dest.stdout():
-			err = sum.WritePlan(c.App.Writer)
-		case logFormat == "text":
-			err = sum.WritePlan(c.App.ErrWriter)
-		}
-		if err != nil {
-			return fmt.Errorf("writing the plan: %w", err)
-		}
-	}
 	if err := dest.write(c.App.Writer, sum.WriteJSON); err != nil {
 		return fmt.Errorf("writing summary: %w", err)
 	}
@@ -153,12 +140,18 @@ func reporterFor(c *cli.Context, sink *logSink) convert.Reporter {
 	if c.String("log-format") == "json" {
 		return &convert.JSONLog{W: sink.Raw(), Interval: c.Duration("progress-interval"), Verbosity: verbosity(c)}
 	}
-	return &convert.Printer{
+	p := &convert.Printer{
 		W:         c.App.ErrWriter,
 		TTY:       isTerminal(c.App.ErrWriter),
 		Verbosity: verbosity(c),
 		Interval:  c.Duration("progress-interval"),
 	}
+	// A dry run's plan is its output: stdout, unless the JSON summary
+	// (which holds it too) is there.
+	if !jsonOf(c).stdout() {
+		p.Plan = c.App.Writer
+	}
+	return p
 }
 
 // checkJSONArgs catches `--json FILE` where FILE has no .json suffix: it

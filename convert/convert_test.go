@@ -47,9 +47,10 @@ func (r *recorder) Converted(t convert.Target, copied bool, _ convert.Timings) {
 	}
 	r.converted = append(r.converted, t.OutRel)
 }
-func (r *recorder) Failed(f convert.Failure) { r.failed = append(r.failed, f) }
-func (r *recorder) Logf(string, ...any)      {}
-func (r *recorder) End(*convert.Summary)     {}
+func (r *recorder) Failed(f convert.Failure)    { r.failed = append(r.failed, f) }
+func (r *recorder) Logf(string, ...any)         {}
+func (r *recorder) Planned([]convert.PlanEntry) {}
+func (r *recorder) End(*convert.Summary)        {}
 
 // swapInvert is the fixture model whose output tests can predict exactly.
 func swapInvert(t testing.TB, layout modelgen.Layout) []byte {

@@ -85,15 +85,16 @@ func dryRun(ctx context.Context, o *Options, spec *model.Spec, rt *model.Runtime
 	sum.Skipped = pl.skipped
 	sum.Interrupted = ctx.Err() != nil
 	sum.finish(time.Since(start))
+	r.Planned(plan)
 	r.End(sum)
 	return sum, nil
 }
 
-// WritePlan prints one line per planned input:
+// writePlan prints one line per planned input:
 //
 //	convert photos/a.jpg → out/a.jpg (no earlier output)
-func (s *Summary) WritePlan(w io.Writer) error {
-	for _, e := range s.Plan {
+func writePlan(w io.Writer, plan []PlanEntry) error {
+	for _, e := range plan {
 		line := fmt.Sprintf("%-7s %s", e.Action, QuoteName(e.Input))
 		if e.Output != "" {
 			line += " → " + QuoteName(e.Output)

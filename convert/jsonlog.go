@@ -187,6 +187,9 @@ func (l *JSONLog) Failed(f Failure) {
 	l.emit(jsonImage{jsonEvent: l.event("failed"), Input: f.Input, Error: f.Err.Error()})
 }
 
+// Planned writes nothing: the summary event holds the plan.
+func (l *JSONLog) Planned([]PlanEntry) {}
+
 func (l *JSONLog) Logf(format string, args ...any) {
 	if l.Verbosity < Verbose {
 		return

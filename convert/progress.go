@@ -28,6 +28,9 @@ type Reporter interface {
 	Skipped(t Target, why string)
 	// Failed is called for each input that failed.
 	Failed(f Failure)
+	// Planned is called once by a dry run, before End, with what a run
+	// would do with each input.
+	Planned(plan []PlanEntry)
 	// Logf is for --verbose detail.
 	Logf(format string, args ...any)
 	// End is called once with the final summary.
@@ -54,6 +57,8 @@ type Printer struct {
 	TTY       bool
 	Verbosity Verbosity
 	Interval  time.Duration // between progress lines when not a TTY; 0 → 10s
+	// Plan is where a dry run's plan goes, one line per input; nil: W.
+	Plan io.Writer
 
 	mu     sync.Mutex
 	bar    *progressbar.ProgressBar
@@ -178,6 +183,17 @@ func (p *Printer) Failed(f Failure) {
 	if p.bar != nil {
 		p.bar.Add(1)
 	}
+}
+
+// Planned prints the plan (WritePlan), before the summary.
+func (p *Printer) Planned(plan []PlanEntry) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.Plan
+	if w == nil {
+		w = p.W
+	}
+	writePlan(w, plan)
 }
 
 func (p *Printer) Logf(format string, args ...any) {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"image"
+	"image/jpeg"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -743,5 +745,33 @@ func TestFilesFromUnreadable(t *testing.T) {
 	}
 	if sum := parseJSON[batchSummary](t, stdout.String()); sum.Converted != 1 || sum.Failed != 1 {
 		t.Errorf("summary %+v", sum)
+	}
+}
+
+// TestIdenticalInputsOtherFormat: identical inputs share one conversion
+// only when their outputs are made alike: a JPEG and its copy saved as
+// .png get a JPEG and a PNG, not the JPEG's bytes twice.
+func TestIdenticalInputsOtherFormat(t *testing.T) {
+	ortest.Init(t)
+	in := t.TempDir()
+	img := image.NewNRGBA(image.Rect(0, 0, 24, 16))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 13)
+	}
+	var b bytes.Buffer
+	must(t, jpeg.Encode(&b, img, nil))
+	must(t, os.WriteFile(filepath.Join(in, "x.jpg"), b.Bytes(), 0o644))
+	must(t, os.WriteFile(filepath.Join(in, "x.png"), b.Bytes(), 0o644))
+	out := filepath.Join(t.TempDir(), "out")
+	r := batchRun(t, "", nil, nil, "convert", in, "-o", out, "--json", "--max-size", "16")
+	if sum := parseJSON[batchSummary](t, r.stdout); r.code != 0 || sum.Converted != 2 || sum.Duplicates != 0 {
+		t.Fatalf("exit %d, %+v\n%s", r.code, sum, r.stderr)
+	}
+	for name, magic := range map[string]string{"x.jpg": "\xff\xd8\xff", "x.png": "\x89PNG"} {
+		data, err := os.ReadFile(filepath.Join(out, name))
+		must(t, err)
+		if !bytes.HasPrefix(data, []byte(magic)) {
+			t.Errorf("%s does not start with %q: % x", name, magic, data[:min(8, len(data))])
+		}
 	}
 }

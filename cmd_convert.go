@@ -45,7 +45,7 @@ error, 130/143 interrupted by SIGINT/SIGTERM.`,
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: convert.DefaultOutDir,
 				Usage: "output `DIR`; mirrors the input tree (never an input folder)"},
 			&cli.StringFlag{Name: "jobs", Aliases: []string{"j"},
-				Usage: "workers: `N` inference workers, or L:I:E decode:infer:encode (default from the core count: " + convert.DefaultJobs(runtime.GOMAXPROCS(0)).String() + ")"},
+				Usage: "workers: `N` inference workers, L:I:E decode:infer:encode, or auto: the -j the latest matching animegan profile recommends (default from the core count: " + convert.DefaultJobs(runtime.GOMAXPROCS(0)).String() + ")"},
 			&cli.StringFlag{Name: "shard", Usage: "convert only part `K/N` of the inputs (K from 0), for N processes over one tree; default from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm)"},
 			&cli.IntFlag{Name: "shards", Usage: "the shard count `N` when the index comes from the environment (Kubernetes: the Job's completions)"},
 			&cli.BoolFlag{Name: "overwrite", Usage: "redo outputs even when they are up to date"},
@@ -100,8 +100,8 @@ func runConvert(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts.Jobs, err = convert.ParseJobs(c.String("jobs"), runtime.GOMAXPROCS(0))
-	if err != nil {
+	opts.Cores = runtime.GOMAXPROCS(0)
+	if err := resolveJobs(c.String("jobs"), &opts); err != nil {
 		return usageError{err}
 	}
 	opts.Shard, err = resolveShard(c)

@@ -53,6 +53,9 @@ Exit status: 0 with a result (even when levels crashed), 2 usage or setup error,
 			&cli.IntFlag{Name: "max-windows", Value: profile.DefaultMaxWindows, Usage: "give up waiting for 3 agreeing windows after this many"},
 			&cli.StringFlag{Name: "mem-limit", Usage: "judge memory pressure against `SIZE` (e.g. 4GiB, 512MiB) and run levels under it where cgroup v2 allows (default: the cgroup limit or total RAM)"},
 			&cli.BoolFlag{Name: "stop-on-pressure", Value: true, Usage: "stop the sweep at the first level under memory pressure"},
+			&cli.BoolFlag{Name: "full", Usage: "run every level: do not end the sweep once throughput has peaked (3 levels in a row 5% below the best) or the memory budget holds further workers back"},
+			&cli.StringFlag{Name: "baseline", Usage: "compare each level with the same level of an earlier --json result `PREV.json`; exit 1 naming every level that regressed"},
+			&cli.StringFlag{Name: "max-regression", Value: "10%", Usage: "with --baseline: the throughput fall (beyond both runs' spreads) or peak RSS rise, in `PERCENT`, that fails a level"},
 			&cli.DurationFlag{Name: "interval", Value: profile.DefaultInterval, Usage: "how often the child is sampled (100ms-1s)"},
 			&cli.StringFlag{Name: "csv", Usage: "write one row per level to `FILE`"},
 			&cli.StringFlag{Name: "json", Usage: "write the whole result to `FILE`"},
@@ -66,6 +69,9 @@ Exit status: 0 with a result (even when levels crashed), 2 usage or setup error,
 // profileOptions are the sweep's flags after checking.
 type profileOptions struct {
 	sweep    profile.Options
+	baseline *profile.Result // --baseline, checked comparable
+	maxReg   float64
+	warnings []string // what differs from the baseline without making it incomparable
 	csv      string
 	json     string
 	plot     string
@@ -133,14 +139,43 @@ func parseProfileFlags(c *cli.Context) (*profileOptions, error) {
 	}
 	po.sweep = profile.Options{
 		Levels: levels, Convert: co, MemLimit: limit,
-		StopOnPressure: c.Bool("stop-on-pressure"), Interval: c.Duration("interval"),
+		StopOnPressure: c.Bool("stop-on-pressure"), Full: c.Bool("full"), Interval: c.Duration("interval"),
 		Child: []string{exe, profileLevelCommand},
 		Level: profile.LevelConfig{
 			ModelPath: modelPath, Inputs: photos,
 			Window: c.Duration("window"), MaxWindows: c.Int("max-windows"), Limit: c.Duration("level-timeout"),
 		},
 	}
+	if err := readBaseline(c, po); err != nil {
+		return nil, err
+	}
 	return po, nil
+}
+
+// readBaseline reads --baseline and refuses, before any level runs, one
+// that measured something else than this sweep would.
+func readBaseline(c *cli.Context, po *profileOptions) error {
+	path := c.String("baseline")
+	if path == "" {
+		if c.IsSet("max-regression") {
+			return usageError{errors.New("--max-regression without --baseline: nothing to compare with")}
+		}
+		return nil
+	}
+	var err error
+	if po.maxReg, err = profile.ParseRegression(c.String("max-regression")); err != nil {
+		return usageError{err}
+	}
+	if po.baseline, err = profile.ReadResult(path); err != nil {
+		return fmt.Errorf("--baseline: %w", err)
+	}
+	o := po.sweep
+	po.warnings, err = profile.CheckComparable(po.baseline, profile.SettingsOf(o),
+		profile.ThisMachine(o.Convert.Cores), profile.MemoryLimit(o.MemLimit))
+	if err != nil {
+		return fmt.Errorf("--baseline %s: %w", path, err)
+	}
+	return nil
 }
 
 func runProfile(c *cli.Context) error {
@@ -179,6 +214,23 @@ func runProfile(c *cli.Context) error {
 	if res.RecommendedJobs > 0 {
 		fmt.Fprintf(out, "\n  %s\n", recommendedCommand(c, po, res.RecommendedJobs))
 	}
+	if po.baseline != nil {
+		res.Baseline = profile.Compare(po.baseline, res, po.maxReg)
+		res.Baseline.File, res.Baseline.Warnings = c.String("baseline"), po.warnings
+		if err := profile.WriteBaseline(out, res.Baseline); err != nil {
+			return err
+		}
+	}
+	if !res.Interrupted {
+		// For convert -j auto. A cache that cannot be written costs only that.
+		if dir, err := profile.CacheDir(); err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "animegan: not saved for convert -j auto: %v\n", err)
+		} else if path, err := profile.SaveToCache(dir, res); err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "animegan: not saved for convert -j auto: %v\n", err)
+		} else if !po.quiet {
+			fmt.Fprintf(c.App.ErrWriter, "saved for convert -j auto: %s\n", path)
+		}
+	}
 	if po.csv != "" {
 		if err := atomicfile.Write(po.csv, 0o644, func(w io.Writer) error { return profile.WriteCSV(w, res) }); err != nil {
 			return fmt.Errorf("--csv: %w", err)
@@ -194,7 +246,18 @@ func runProfile(c *cli.Context) error {
 			return fmt.Errorf("--plot: %w", err)
 		}
 	}
+	if b := res.Baseline; b != nil && len(b.Regressed) > 0 {
+		return cli.Exit(fmt.Sprintf("profile: regressed against %s at -j %s", b.File, joinInts(b.Regressed)), exitFailed)
+	}
 	return nil
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
 }
 
 // recommendedCommand is the convert command line that reproduces what was
@@ -203,7 +266,7 @@ func recommendedCommand(c *cli.Context, po *profileOptions, jobs int) string {
 	args := []string{"animegan", "convert"}
 	args = append(args, po.photoArg...)
 	args = append(args, "-j", strconv.Itoa(jobs))
-	for _, name := range []string{"model", "max-size", "threads", "keep-size", "format", "quality", "max-pixels", "timeout", "multiple", "range", "ort-lib"} {
+	for _, name := range []string{"model", "max-size", "threads", "keep-size", "format", "quality", "max-pixels", "mem-budget", "timeout", "multiple", "range", "ort-lib"} {
 		if !c.IsSet(name) {
 			continue
 		}

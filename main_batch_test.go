@@ -34,7 +34,8 @@ func batchRun(t *testing.T, dir string, stdin []byte, env []string, args ...stri
 		dir = t.TempDir()
 	}
 	cmd.Dir = dir
-	cmd.Env = append(cleanEnv(), "ONNXRUNTIME_LIB="+ortest.LibraryPath())
+	// A cache folder of its own: convert -j auto reads profile results there.
+	cmd.Env = append(cleanEnv(), "ONNXRUNTIME_LIB="+ortest.LibraryPath(), "XDG_CACHE_HOME="+t.TempDir())
 	cmd.Env = append(cmd.Env, env...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)

@@ -215,6 +215,7 @@ func settingsOf(o *Options, spec *model.Spec, rt *model.Runtime, outDir string) 
 		Format:       string(o.Format),
 		Quality:      o.Quality,
 		Jobs:         JobsDoc{o.Jobs.Decode, o.Jobs.Infer, o.Jobs.Encode},
+		JobsFrom:     o.JobsFrom,
 		Session:      o.SessionOptions().String(),
 		OutputDir:    outDir,
 		MaxPixels:    o.MaxPixels,

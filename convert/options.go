@@ -37,9 +37,10 @@ type Options struct {
 
 	MemBudget int64 // bytes for inferences in flight; 0 = DefaultBudget, <0 = none
 
-	Jobs    Jobs
-	Threads int // intra-op threads per inference worker; 0 = cores / workers
-	Cores   int // 0 = runtime.GOMAXPROCS(0): the CPUs this process may use, a container's CPU limit included
+	Jobs     Jobs
+	JobsFrom string // why Jobs: reported in the summary ("" = the core-count default)
+	Threads  int    // intra-op threads per inference worker; 0 = cores / workers
+	Cores    int    // 0 = runtime.GOMAXPROCS(0): the CPUs this process may use, a container's CPU limit included
 
 	Overwrite bool
 	FailFast  bool
@@ -74,6 +75,7 @@ func (o *Options) ApplyDefaults() {
 	}
 	if o.Jobs == (Jobs{}) {
 		o.Jobs = DefaultJobs(o.Cores)
+		o.JobsFrom = "core-count default " + o.Jobs.String()
 	}
 	if o.OutDir == "" {
 		o.OutDir = DefaultOutDir

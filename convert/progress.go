@@ -76,6 +76,9 @@ func (p *Printer) Begin(todo, skipped int, s Settings) {
 	if p.Verbosity >= Verbose {
 		fmt.Fprintf(p.W, "model %s (%s, %s, multiple %d%s)\n", s.Model, s.Layout, s.Range, s.Multiple, fixedNote(s.FixedSize))
 		fmt.Fprintf(p.W, "workers decode:infer:encode %d:%d:%d; %s\n", s.Jobs.Decode, s.Jobs.Infer, s.Jobs.Encode, s.Session)
+		if s.JobsFrom != "" {
+			fmt.Fprintf(p.W, "workers from: %s\n", s.JobsFrom)
+		}
 		fmt.Fprintf(p.W, "onnxruntime %s from %s, %s\n", s.ORTVersion, s.ORTLibrary, s.ORTTelemetry)
 	}
 	if p.Verbosity >= Normal && skipped > 0 {

@@ -64,6 +64,7 @@ type Settings struct {
 	Format       string  `json:"format"`
 	Quality      int     `json:"quality"`
 	Jobs         JobsDoc `json:"jobs"`
+	JobsFrom     string  `json:"jobs_from"` // why these workers: -j, the core-count default, or -j auto's choice
 	Session      string  `json:"session"`
 	OutputDir    string  `json:"output_dir"`
 	MaxPixels    int64   `json:"max_pixels"`

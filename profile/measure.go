@@ -97,6 +97,9 @@ type LevelResult struct {
 	MaxRSSBytes int64 `json:"child_max_rss_bytes"`
 	// Budget is what convert's memory budget admitted (nil when off).
 	Budget *convert.BudgetStats `json:"memory_budget,omitempty"`
+	// Admissible is how many inferences the engine can run at once (its
+	// sessions): the inference workers, or fewer under the budget.
+	Admissible int `json:"admissible_workers"`
 }
 
 // MeasureLevel is the child's side of one level: it opens convert's Engine
@@ -143,7 +146,7 @@ func MeasureLevel(ctx context.Context, cfg LevelConfig, modelData []byte, emit f
 
 	res := &LevelResult{
 		Jobs: cfg.Jobs, Session: cfg.Engine.Session.String(), IntraOpThreads: cfg.Engine.Session.IntraOpThreads,
-		Stages: map[pipeline.Stage]StageResult{},
+		Stages: map[pipeline.Stage]StageResult{}, Admissible: eng.MaxSessions(),
 	}
 	pcfg := pipeline.Config{Decoders: cfg.Jobs.Decode, Inferers: cfg.Jobs.Infer, Encoders: cfg.Jobs.Encode}
 	// convert's stages, encoding into io.Discard: the file write and fsync

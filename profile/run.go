@@ -52,8 +52,10 @@ type Options struct {
 	Level          LevelConfig
 	MemLimit       uint64 // --mem-limit; 0 = the cgroup's limit or total RAM
 	StopOnPressure bool
-	Interval       time.Duration
-	Thresholds     Thresholds
+	// Full runs every level: no end past the best (see EndOfSweep).
+	Full       bool
+	Interval   time.Duration
+	Thresholds Thresholds
 
 	// Child is how a level's process is started: Child[0] is the
 	// executable, the rest its arguments; it reads a LevelConfig as JSON
@@ -76,6 +78,7 @@ type Result struct {
 	Started     time.Time  `json:"started"`
 	Seconds     float64    `json:"seconds"`
 	Cores       int        `json:"cores"`
+	CPUModel    string     `json:"cpu_model"`
 	Memory      Memory     `json:"memory"`
 	Cgroup      string     `json:"cgroup"` // how --mem-limit was enforced, or why not
 	Settings    Settings   `json:"settings"`
@@ -84,6 +87,7 @@ type Result struct {
 	Levels      []Level    `json:"levels"`
 	StoppedAt   string     `json:"stopped,omitempty"` // why the sweep ended early
 	Interrupted bool       `json:"interrupted"`
+	Baseline    *Baseline  `json:"baseline,omitempty"` // the comparison with --baseline
 	Decision
 	Verdict []string `json:"verdict"`
 }
@@ -91,10 +95,13 @@ type Result struct {
 // Settings are the convert settings every level ran with.
 type Settings struct {
 	Model        string  `json:"model"`
+	ModelSHA256  string  `json:"model_sha256"`
 	MaxSide      int     `json:"max_size"`
 	KeepSize     bool    `json:"keep_size"`
 	Format       string  `json:"format"`
+	Quality      int     `json:"quality"`
 	Threads      int     `json:"threads"`
+	MemBudget    int64   `json:"mem_budget"` // --mem-budget: 0 convert's default, -1 off, else bytes
 	Photos       int     `json:"photos"`
 	WindowSecs   float64 `json:"window_s"`
 	LevelTimeout float64 `json:"level_timeout_s"`
@@ -110,20 +117,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Thresholds = DefaultThresholds
 	}
 	start := time.Now()
-	cores := o.Convert.Cores
 	res := &Result{
-		Started: start, Cores: cores, Thresholds: o.Thresholds, Sweep: o.Levels,
-		Settings: Settings{
-			Model: o.Convert.ModelName, MaxSide: o.Convert.MaxSide, KeepSize: o.Convert.KeepSize,
-			Format: string(o.Convert.Format), Threads: o.Convert.Threads, Photos: len(o.Level.Inputs),
-			WindowSecs: o.Level.Window.Seconds(), LevelTimeout: o.Level.Limit.Seconds(),
-			Encode: "in memory (io.Discard); file writes not measured",
-		},
-	}
-	if res.Settings.Format == "" {
-		res.Settings.Format = "keep"
+		Started: start, Cores: o.Convert.Cores, Thresholds: o.Thresholds, Sweep: o.Levels,
+		Settings: SettingsOf(o),
 	}
 	res.Memory = memoryFor(o.MemLimit)
+	res.CPUModel = CPUModel()
 	useCgroup := o.MemLimit > 0
 	if !useCgroup {
 		res.Cgroup = "not used (no --mem-limit)"
@@ -162,8 +161,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			res.Interrupted = true
 			break
 		}
-		if len(l.Signals) > 0 && o.StopOnPressure && i < len(o.Levels)-1 {
+		if i == len(o.Levels)-1 {
+			break
+		}
+		if len(l.Signals) > 0 && o.StopOnPressure {
 			res.StoppedAt = fmt.Sprintf("memory pressure at -j %d (%s); further levels would only thrash (--stop-on-pressure=false goes on)", n, l.Signals[0])
+			break
+		}
+		if why := EndOfSweep(res.Levels, o.Thresholds); why != "" && !o.Full {
+			res.StoppedAt = why + "; --full runs every level"
 			break
 		}
 	}
@@ -189,6 +195,26 @@ func levelConfig(o Options, n int) (LevelConfig, error) {
 	cfg.ModelName, cfg.Overrides, cfg.ORTLib = co.ModelName, co.Overrides, co.ORTLib
 	return cfg, nil
 }
+
+// SettingsOf are the settings a sweep with o reports.
+func SettingsOf(o Options) Settings {
+	s := Settings{
+		Model: o.Convert.ModelName, ModelSHA256: ModelSHA256(o.Convert.ModelData),
+		MaxSide: o.Convert.MaxSide, KeepSize: o.Convert.KeepSize, Format: string(o.Convert.Format),
+		Quality: o.Convert.Quality, Threads: o.Convert.Threads, MemBudget: o.Convert.MemBudget,
+		Photos:     len(o.Level.Inputs),
+		WindowSecs: o.Level.Window.Seconds(), LevelTimeout: o.Level.Limit.Seconds(),
+		Encode: "in memory (io.Discard); file writes not measured",
+	}
+	if s.Format == "" {
+		s.Format = "keep"
+	}
+	return s
+}
+
+// MemoryLimit is the limit a sweep with --mem-limit limit judges pressure
+// against (0: the cgroup's limit, else total RAM).
+func MemoryLimit(limit uint64) uint64 { return memoryFor(limit).Limit }
 
 func memoryFor(limit uint64) Memory {
 	var m Memory
@@ -355,7 +381,7 @@ func (l *Level) fill(r *LevelResult) {
 	l.Images, l.Failed = r.Images, r.Failed
 	l.LatencyP50, l.LatencyP95, l.LatencyMax = r.LatencyP50, r.LatencyP95, r.LatencyMax
 	l.WarmupSeconds, l.Bottleneck, l.Stages = r.WarmupSeconds, r.Bottleneck, r.Stages
-	l.Budget = r.Budget
+	l.Budget, l.Admissible = r.Budget, r.Admissible
 	if l.Error == "" && r.FirstError != "" {
 		l.Error = r.FirstError
 	}

@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -30,6 +33,12 @@ Examples:
    animegan convert ./photos -o ./anime -m Hayao.onnx --max-size 768
    animegan convert a.jpg b.png --format png --keep-size
    animegan convert ./photos -j 1:2:1 --json > summary.json
+   animegan convert ./photos --dry-run
+   find /data/in -name '*.jpg' -print0 | animegan convert --files-from - -0 --root /data/in -o /data/out
+   animegan convert ./photos --log-format json --json=summary.json 2>log.jsonl
+
+Every flag can also be set by its environment variable, shown in [$...] below;
+a flag on the command line wins.
 
 Exit status: 0 all converted or up to date, 1 some inputs failed, 2 usage or setup
 error, 130/143 interrupted by SIGINT/SIGTERM.`,
@@ -42,17 +51,51 @@ error, 130/143 interrupted by SIGINT/SIGTERM.`,
 			&cli.IntFlag{Name: "shards", Usage: "the shard count `N` when the index comes from the environment (Kubernetes: the Job's completions)"},
 			&cli.BoolFlag{Name: "overwrite", Usage: "redo outputs even when they are up to date"},
 			&cli.BoolFlag{Name: "fail-fast", Usage: "stop at the first failed input"},
-			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only failures and the summary"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print settings and one line per image"},
-		}, conversionFlags()...),
+		}, append(batchFlags(), conversionFlags()...)...),
 		Action: runConvert,
 	}
 }
 
+// batchFlags are convert's flags for shell batch jobs: planning, input
+// lists, machine-readable logs and summaries.
+func batchFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print each input's output and action (convert, skip, copy) with the reason, and write nothing"},
+		&cli.StringFlag{Name: "files-from", TakesFile: true, Usage: "convert the files listed in `FILE` (- for stdin), one a line; relative paths are from the working directory"},
+		&cli.BoolFlag{Name: "null", Aliases: []string{"0"}, Usage: "the --files-from list is NUL-delimited, as find -print0 writes"},
+		&cli.StringFlag{Name: "root", DefaultText: "the working directory", Usage: "the `DIR` the --files-from outputs mirror: a listed DIR/a/b.jpg goes to OUT/a/b.jpg"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "stderr as `text|json`: json makes every line one JSON object (per image, progress, summary)"},
+		&cli.DurationFlag{Name: "progress-interval", Value: 10 * time.Second, Usage: "time between progress lines when stderr is not a terminal (and json progress events)"},
+		newJSONFlag("print the summary as JSON on stdout, or with =FILE write it to FILE atomically (--json FILE.json works too)", true),
+	}
+}
+
 func runConvert(c *cli.Context) error {
-	if c.NArg() == 0 {
-		return usageError{fmt.Errorf("convert: name at least one photo or folder")}
+	sink := sinkOf(c)
+	logFormat := c.String("log-format")
+	switch logFormat {
+	case "text", "json":
+		sink.setJSON(logFormat == "json")
+	default:
+		return usageError{fmt.Errorf("--log-format %q: want text or json", logFormat)}
+	}
+	files := c.String("files-from")
+	switch {
+	case c.NArg() == 0 && files == "":
+		return usageError{fmt.Errorf("convert: name at least one photo or folder, or a list with --files-from")}
+	case files == "" && c.Bool("null"):
+		return usageError{fmt.Errorf("-0/--null: says how the --files-from list is delimited; give --files-from too")}
+	case files == "" && c.String("root") != "":
+		return usageError{fmt.Errorf("--root: says what the --files-from list's outputs mirror; give --files-from too")}
+	}
+	if err := checkJSONArgs(c); err != nil {
+		return err
+	}
+	dest := jsonOf(c)
+	if err := dest.check(); err != nil {
+		return usageError{err}
 	}
 	opts, err := conversionOptions(c)
 	if err != nil {
@@ -70,22 +113,90 @@ func runConvert(c *cli.Context) error {
 	opts.OutDir = c.String("output")
 	opts.Overwrite = c.Bool("overwrite")
 	opts.FailFast = c.Bool("fail-fast")
-	printer := &convert.Printer{
-		W:         c.App.ErrWriter,
-		TTY:       isTerminal(c.App.ErrWriter),
-		Verbosity: verbosity(c),
+	opts.DryRun = c.Bool("dry-run")
+	if files != "" {
+		if opts.List, err = readFileList(c, files); err != nil {
+			return err
+		}
+		opts.FromList, opts.ListRoot = true, c.String("root")
+		if err := checkRoot(opts.ListRoot); err != nil {
+			return usageError{err}
+		}
 	}
-	sum, err := convert.Run(c.Context, opts, printer)
+	sum, err := convert.Run(c.Context, opts, reporterFor(c, sink))
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		if err := sum.WriteJSON(c.App.Writer); err != nil {
-			return fmt.Errorf("writing summary: %w", err)
-		}
+	if err := dest.write(c.App.Writer, sum.WriteJSON); err != nil {
+		return fmt.Errorf("writing summary: %w", err)
 	}
 	if sum.Failed > 0 {
 		return errSomeFailed
+	}
+	return nil
+}
+
+// reporterFor is the progress reporter --log-format asks for.
+func reporterFor(c *cli.Context, sink *logSink) convert.Reporter {
+	if c.String("log-format") == "json" {
+		return &convert.JSONLog{W: sink.Raw(), Interval: c.Duration("progress-interval"), Verbosity: verbosity(c)}
+	}
+	p := &convert.Printer{
+		W:         c.App.ErrWriter,
+		TTY:       isTerminal(c.App.ErrWriter),
+		Verbosity: verbosity(c),
+		Interval:  c.Duration("progress-interval"),
+	}
+	// A dry run's plan is its output: stdout, unless the JSON summary
+	// (which holds it too) is there.
+	if !jsonOf(c).stdout() {
+		p.Plan = c.App.Writer
+	}
+	return p
+}
+
+// checkJSONArgs catches `--json FILE` where FILE has no .json suffix: it
+// was parsed as an input, and converting it would only fail.
+func checkJSONArgs(c *cli.Context) error {
+	if !jsonOf(c).stdout() {
+		return nil
+	}
+	for _, a := range c.Args().Slice() {
+		if strings.HasSuffix(strings.ToLower(a), ".json") {
+			return usageError{fmt.Errorf("%s looks like a summary file, not a photo: write --json=%s", a, a)}
+		}
+	}
+	return nil
+}
+
+// readFileList reads --files-from FILE, or standard input for "-".
+func readFileList(c *cli.Context, name string) ([]string, error) {
+	var r io.Reader = c.App.Reader
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--files-from: %w", err)}
+		}
+		defer f.Close()
+		r = f
+	}
+	list, err := convert.ReadList(r, c.Bool("null"))
+	if err != nil {
+		return nil, fmt.Errorf("--files-from %s: %w", name, err)
+	}
+	return list, nil
+}
+
+func checkRoot(root string) error {
+	if root == "" {
+		return nil
+	}
+	info, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("--root: %w", err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("--root %s: not a directory", root)
 	}
 	return nil
 }

@@ -92,6 +92,6 @@ func modelFlags() []cli.Flag {
 		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "ONNX model `FILE` (default: the built-in cartoon filter)"},
 		&cli.IntFlag{Name: "multiple", DefaultText: "auto", Usage: "floor dynamic sides to a multiple of `N` (default: the model's metadata, else " + fmt.Sprint(model.DefaultMultiple) + "; AnimeGANv3 tiny models need 16)"},
 		&cli.StringFlag{Name: "range", Value: "auto", Usage: "model pixel range: auto, -1,1 or 0,1 (auto: metadata, else -1,1)"},
-		&cli.StringFlag{Name: "ort-lib", Usage: "path of libonnxruntime.so (default: $" + model.LibraryEnv + ", lib/ beside the binary, ./lib, the system)"},
+		&cli.StringFlag{Name: "ort-lib", TakesFile: true, Usage: "path of libonnxruntime.so (default: $" + model.LibraryEnv + ", lib/ beside the binary, ./lib, the system)"},
 	}
 }

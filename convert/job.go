@@ -49,6 +49,23 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
+	roots := o.Inputs
+	if o.FromList {
+		roots = append(roots[:len(roots):len(roots)], o.ListRoot)
+	}
+	if o.DryRun {
+		// A dry run writes nothing, so it makes no session either (that
+		// costs seconds and memory); the model was read, ONNX Runtime
+		// loaded, the flags checked, as a real run would.
+		outDir, err := resolveOutDir(o.OutDir, roots)
+		if err != nil {
+			return nil, err
+		}
+		if info, err := os.Stat(outDir); err == nil && !info.IsDir() {
+			return nil, setupErr("output directory %s is a file", outDir)
+		}
+		return dryRun(ctx, &o, spec, rt, outDir, r, start)
+	}
 	// ONNX Runtime first reads the model when a session is made: make the
 	// workers' sessions now, one per core at most, so that a model it
 	// rejects fails before the output folder is touched. The engine takes
@@ -63,13 +80,13 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 			s.Close()
 		}
 	}()
-	outDir, err := prepareOutDir(o.OutDir, o.Inputs)
+	outDir, err := prepareOutDir(o.OutDir, roots)
 	if err != nil {
 		return nil, err
 	}
 
 	sum := &Summary{Settings: settingsOf(&o, spec, rt, outDir)}
-	listing := Collect(o.Inputs, outDir)
+	listing := collectAll(&o, outDir)
 	sum.Ignored = listing.Ignored
 	for _, f := range listing.Problems {
 		sum.Failed++
@@ -93,24 +110,19 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 		}
 	}()
 
-	// Names are planned over every input, then the shard takes its part:
-	// collisions must resolve the same way in every shard's process.
-	targets := planOutputs(listing.Inputs, o.Format)
-	if !o.Shard.Whole() {
-		targets = slices.DeleteFunc(targets, func(t Target) bool { return !o.Shard.Owns(t.Input) })
-	}
+	targets := shardTargets(&o, listing)
 	j.removeStale(targets)
 	testhook.At(testhook.CleanedUp)
-	j.fingerprints = make(map[OutputFormat]string)
-	for _, t := range targets {
-		if _, ok := j.fingerprints[t.Format]; !ok {
-			j.fingerprints[t.Format] = fingerprint(&o, spec, t.Format)
-		}
-	}
+	j.computeFingerprints(targets)
 	pl := j.plan(ctx, targets)
-	r.Begin(pl.todo, pl.skipped, sum.Settings)
+	// The failures found while listing and planning count as done in the
+	// progress, so they count in its total too.
+	r.Begin(pl.todo+len(listing.Problems)+len(pl.failures), pl.skipped, sum.Settings)
 	for _, f := range listing.Problems {
 		r.Failed(f)
+	}
+	for _, t := range pl.upToDate {
+		r.Skipped(t.Target, t.why)
 	}
 	for _, f := range pl.failures {
 		j.fail(f.Input, f.Err)
@@ -132,9 +144,43 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	return sum, nil
 }
 
-// prepareOutDir creates the output directory and refuses one that is an
-// input folder: results written there would replace the photos.
-func prepareOutDir(dir string, inputs []string) (string, error) {
+// collectAll lists the walked arguments and the --files-from list.
+func collectAll(o *Options, outDir string) Listing {
+	l := Collect(o.Inputs, outDir)
+	if o.FromList {
+		ll := CollectList(o.List, o.ListRoot, outDir, o.Shard)
+		l.Inputs = append(l.Inputs, ll.Inputs...)
+		l.Problems = append(l.Problems, ll.Problems...)
+		l.Ignored += ll.Ignored
+	}
+	return l
+}
+
+// shardTargets plans the output names over every input, then keeps the
+// shard's part: collisions must resolve the same way in every shard's
+// process.
+func shardTargets(o *Options, l Listing) []Target {
+	targets := planOutputs(l.Inputs, o.Format)
+	if !o.Shard.Whole() {
+		targets = slices.DeleteFunc(targets, func(t Target) bool { return !o.Shard.Owns(t.Input) })
+	}
+	return targets
+}
+
+// computeFingerprints computes each output format's fingerprint once.
+func (j *job) computeFingerprints(targets []Target) {
+	j.fingerprints = make(map[OutputFormat]string)
+	for _, t := range targets {
+		if _, ok := j.fingerprints[t.Format]; !ok {
+			j.fingerprints[t.Format] = fingerprint(j.opts, j.spec, t.Format)
+		}
+	}
+}
+
+// resolveOutDir makes the output directory absolute and refuses one that
+// is an input folder (or the --files-from root): results written there
+// would replace the photos.
+func resolveOutDir(dir string, inputs []string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", setupErr("output directory %s: %w", dir, err)
@@ -143,6 +189,16 @@ func prepareOutDir(dir string, inputs []string) (string, error) {
 		if realPath(in) == realPath(abs) {
 			return "", setupErr("output directory %s is the input folder %s: choose another -o, outputs would replace the inputs", dir, in)
 		}
+	}
+	return abs, nil
+}
+
+// prepareOutDir resolves the output directory, creates it and checks that
+// it is writable.
+func prepareOutDir(dir string, inputs []string) (string, error) {
+	abs, err := resolveOutDir(dir, inputs)
+	if err != nil {
+		return "", err
 	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return "", setupErr("cannot create output directory: %w", err)
@@ -335,7 +391,7 @@ func (j *job) done(res pipeline.Result[*task]) error {
 	switch {
 	case res.Err == nil:
 		j.sum.Converted++
-		j.reporter.Converted(t.Target, false, describeTimings(res.Timings))
+		j.reporter.Converted(t.Target, false, res.Timings)
 		j.finishCopies(t)
 	case errors.Is(res.Err, pipeline.ErrCanceled):
 		j.sum.NotStarted += 1 + len(t.followers)
@@ -351,7 +407,7 @@ func (j *job) done(res pipeline.Result[*task]) error {
 	return nil
 }
 
-func describeTimings(tm pipeline.Timings) string {
+func describeTimings(tm Timings) string {
 	return fmt.Sprintf("decode %s, infer %s, encode %s",
 		tm.Decode.Round(time.Millisecond), tm.Infer.Round(time.Millisecond), tm.Encode.Round(time.Millisecond))
 }

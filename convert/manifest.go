@@ -70,6 +70,43 @@ type Manifest struct {
 // OpenManifest reads every journal in dir, tolerating a torn last line from
 // a killed run, and creates the shard's own if it is missing.
 func OpenManifest(dir string, shard Shard) (*Manifest, error) {
+	m, err := readOthers(dir, shard)
+	if err != nil {
+		return nil, err
+	}
+	// Our own journal last, under its lock: its records win.
+	f, err := m.lockJournal()
+	if err != nil {
+		return nil, fmt.Errorf("opening manifest for writing: %w", err)
+	}
+	defer f.Close()
+	readRecords(f, m.records)
+	return m, nil
+}
+
+// ReadManifest reads every journal in dir, takes no lock and creates
+// nothing (a dry run writes nothing); a missing dir reads as empty. Only
+// Lookup may be called on the result.
+func ReadManifest(dir string, shard Shard) (*Manifest, error) {
+	m, err := readOthers(dir, shard)
+	if err != nil {
+		return nil, err
+	}
+	// Our own journal last: its records win.
+	f, err := os.Open(m.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return m, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	defer f.Close()
+	readRecords(f, m.records)
+	return m, nil
+}
+
+// readOthers reads every journal in dir but the shard's own.
+func readOthers(dir string, shard Shard) (*Manifest, error) {
 	m := &Manifest{path: filepath.Join(dir, manifestName(shard)), records: make(map[string]Record)}
 	journals, err := filepath.Glob(filepath.Join(dir, ".animegan-manifest*.jsonl"))
 	if err != nil {
@@ -89,13 +126,6 @@ func OpenManifest(dir string, shard Shard) (*Manifest, error) {
 		readRecords(f, m.records)
 		f.Close()
 	}
-	// Our own journal last, under its lock: its records win.
-	f, err := m.lockJournal()
-	if err != nil {
-		return nil, fmt.Errorf("opening manifest for writing: %w", err)
-	}
-	defer f.Close()
-	readRecords(f, m.records)
 	return m, nil
 }
 

@@ -91,6 +91,9 @@ type Target struct {
 	Input
 	OutRel string // below the output directory, slash-separated
 	Format OutputFormat
+	// Renamed says why OutRel is not the plain mirror of Rel (a
+	// collision); "" when it is.
+	Renamed string
 }
 
 // planOutputs mirrors each input's relative path under the output directory
@@ -131,18 +134,22 @@ func planOutputs(inputs []Input, want OutputFormat) []Target {
 		}
 		for _, i := range idx {
 			if i != keeper && !extMatches(targets[i]) {
+				targets[i].Renamed = fmt.Sprintf("%s is %s's", targets[i].OutRel, targets[keeper].Path)
 				targets[i].OutRel = targets[i].Rel + targets[i].Format.Ext()
 			}
 		}
 	}
 
-	taken := make(map[string]bool, len(targets))
+	taken := make(map[string]string, len(targets)) // lower-cased name → the input that has it
 	for i := range targets {
 		name := targets[i].OutRel
-		for n := 2; taken[strings.ToLower(name)]; n++ {
+		for n := 2; taken[strings.ToLower(name)] != ""; n++ {
+			if n == 2 {
+				targets[i].Renamed = fmt.Sprintf("%s is %s's", name, taken[strings.ToLower(name)])
+			}
 			name = fmt.Sprintf("%s~%d%s", stem(targets[i].OutRel), n, path.Ext(targets[i].OutRel))
 		}
-		taken[strings.ToLower(name)] = true
+		taken[strings.ToLower(name)] = targets[i].Path
 		targets[i].OutRel = name
 	}
 	return targets

@@ -14,7 +14,15 @@ import (
 // Options is everything one convert run needs. The command fills it from
 // flags; ApplyDefaults explains each default.
 type Options struct {
-	Inputs    []string
+	Inputs []string // photos and folders to walk
+	// List are files named one by one (--files-from), taken as given
+	// (CollectList); FromList says a list was given, even an empty one.
+	// Their outputs mirror their paths below ListRoot ("" = the working
+	// directory).
+	List     []string
+	FromList bool
+	ListRoot string
+
 	OutDir    string
 	ModelName string // shown to the user: a path or "built-in"
 	ModelData []byte
@@ -40,6 +48,9 @@ type Options struct {
 	Overwrite bool
 	FailFast  bool
 	Shard     Shard // the part of the inputs this process converts
+	// DryRun plans without writing anything: Summary.Plan says what a run
+	// would do with each input.
+	DryRun bool
 }
 
 // Defaults the command and the docs share.
@@ -84,6 +95,9 @@ func (o *Options) ApplyDefaults() {
 	if o.Colour == "" {
 		o.Colour = ColourSRGB
 	}
+	if o.FromList && o.ListRoot == "" {
+		o.ListRoot = "."
+	}
 }
 
 // MetadataMode says what of a photo's metadata its output gets.
@@ -112,7 +126,7 @@ func ParseMetadataMode(s string) (MetadataMode, error) {
 // Validate reports option values no run can use (exit status 2).
 func (o *Options) Validate() error {
 	switch {
-	case len(o.Inputs) == 0:
+	case len(o.Inputs) == 0 && !o.FromList:
 		return fmt.Errorf("no inputs: name at least one photo or folder")
 	case len(o.ModelData) == 0:
 		return fmt.Errorf("no model data")

@@ -25,11 +25,11 @@ func TestProfileSweep(t *testing.T) {
 	js, csvPath, svg := filepath.Join(out, "p.json"), filepath.Join(out, "p.csv"), filepath.Join(out, "p.svg")
 
 	r := animegan(t, nil, "profile", in, "--sweep", "1,2", "--max-size", "32", "--window", "100ms",
-		"--max-windows", "4", "--json", js, "--csv", csvPath, "--plot", svg)
+		"--max-windows", "4", "--json", js, "--csv", csvPath, "--plot", svg, "--metadata", "strip")
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"jobs", "← plateau", "animegan convert " + in + " -j ", "--max-size 32"} {
+	for _, want := range []string{"jobs", "← plateau", "animegan convert " + in + " -j ", "--max-size 32", "--metadata strip"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("report lacks %q:\n%s", want, r.stdout)
 		}
@@ -49,12 +49,20 @@ func TestProfileSweep(t *testing.T) {
 		Plateau     int  `json:"plateau_jobs"`
 		Pressure    *int `json:"pressure_jobs"`
 		Recommended int  `json:"recommended_jobs"`
+		Settings    struct {
+			Metadata string `json:"metadata"`
+			Colour   string `json:"color"`
+		} `json:"settings"`
 	}
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Levels) != 2 || res.Levels[0].Jobs != 1 || res.Levels[1].Jobs != 2 {
 		t.Fatalf("levels %+v", res.Levels)
+	}
+	// convert's flags reach profile through the shared group.
+	if res.Settings.Metadata != "strip" || res.Settings.Colour != "srgb" {
+		t.Errorf("settings metadata %q, color %q; want strip, srgb", res.Settings.Metadata, res.Settings.Colour)
 	}
 	for _, l := range res.Levels {
 		if l.IPS <= 0 || l.RSS == 0 || l.Failed != 0 || (l.Status != "ok" && l.Status != "unstable") {
@@ -78,6 +86,8 @@ func TestProfileUsageErrors(t *testing.T) {
 		{"profile", in, "--sweep", "0..4"},
 		{"profile", in, "--mem-limit", "lots"},
 		{"profile", in, "--plot", "x.pdf"},
+		{"profile", in, "--metadata", "bogus"}, // convert's flags, read as convert reads them
+		{"profile", in, "--color", "bogus"},
 		{"profile"},
 		{"profile", t.TempDir()}, // no photos
 	} {

@@ -30,10 +30,15 @@ func interspersed(cmds []*cli.Command, args []string) []string {
 		return args
 	}
 	takesValue := map[string]bool{}
+	optional := map[string]optionalValue{}
 	for _, f := range cmd.Flags {
 		_, isBool := f.(*cli.BoolFlag)
+		ov, isOptional := f.(optionalValue)
 		for _, name := range f.Names() {
-			takesValue[name] = !isBool
+			takesValue[name] = !isBool && !isOptional
+			if isOptional {
+				optional[name] = ov
+			}
 		}
 	}
 	out := append([]string{}, args[:at]...)
@@ -48,9 +53,16 @@ func interspersed(cmds []*cli.Command, args []string) []string {
 		case len(a) > 1 && a[0] == '-':
 			out = append(out, a)
 			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(rest) {
+			switch {
+			case strings.Contains(name, "="):
+			case takesValue[name] && i+1 < len(rest):
 				i++
 				out = append(out, rest[i])
+			case optional[name] != nil && i+1 < len(rest) && optional[name].acceptsNext(rest[i+1]):
+				// The flag package takes an optional value only as
+				// --flag=value.
+				i++
+				out[len(out)-1] = a + "=" + rest[i]
 			}
 		default:
 			positional = append(positional, a)

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"animegan/atomicfile"
 	"animegan/convert"
 	"animegan/model"
 	"animegan/model/builtin"
@@ -40,34 +39,36 @@ pressure onset (the first -j where peak RSS > 80% of the limit, available memory
 PSI memory some > 10%, swap or major faults rise, or the level is OOM-killed), and
 the -j to use.
 
+Past the best level, the sweep ends once 3 levels in a row were clearly 5% below
+it, or once the memory budget holds workers back (--full runs every level). Each
+finished sweep is saved in $XDG_CACHE_HOME/animegan (else ~/.cache/animegan) for
+convert -j auto. --baseline PREV.json compares every level with an earlier --json
+result and fails on a throughput or peak RSS regression beyond --max-regression.
+
 Examples:
    animegan profile --sweep 1..8 ./photos
    animegan profile --sweep 1..32x2 ./photos -m Hayao.onnx --max-size 512 --mem-limit 4GiB
    animegan profile --sweep 1,2,4 ./photos --json profile.json --csv profile.csv --plot profile.svg
+   animegan profile --sweep 1,2,4 ./photos --json now.json --baseline profile.json
 
-Exit status: 0 with a result (even when levels crashed), 2 usage or setup error,
-130/143 interrupted.`,
+Exit status: 0 with a result (even when levels crashed), 1 a --baseline regression,
+2 usage or setup error (an incomparable baseline included), 130/143 interrupted.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "sweep", Value: "1..8", Usage: "levels: `A..B` (every -j), A..BxF (A, A·F, …, B) or a list 1,2,4"},
 			&cli.DurationFlag{Name: "window", Value: profile.DefaultWindow, Usage: "shortest measurement window (each also lasts until every worker finished an image)"},
 			&cli.DurationFlag{Name: "level-timeout", Value: profile.DefaultLevelTimeout, Usage: "most time one level may take, start-up and warm-up included"},
 			&cli.IntFlag{Name: "max-windows", Value: profile.DefaultMaxWindows, Usage: "give up waiting for 3 agreeing windows after this many"},
-			&cli.StringFlag{Name: "mem-budget", DefaultText: "convert's default", Usage: "convert's --mem-budget for every level (e.g. 3GiB, or off): see the budget at work"},
 			&cli.StringFlag{Name: "mem-limit", Usage: "judge memory pressure against `SIZE` (e.g. 4GiB, 512MiB) and run each level in a cgroup limited to it where the machine allows (default: the memory limit on this process, as convert reads it, or total RAM)"},
 			&cli.BoolFlag{Name: "stop-on-pressure", Value: true, Usage: "stop the sweep at the first level under memory pressure"},
+			&cli.BoolFlag{Name: "full", Usage: "run every level: do not end the sweep once throughput has peaked (3 levels in a row 5% below the best) or the memory budget holds further workers back"},
+			&cli.StringFlag{Name: "baseline", Usage: "compare each level with the same level of an earlier --json result `PREV.json`; exit 1 naming every level that regressed"},
+			&cli.StringFlag{Name: "max-regression", Value: "10%", Usage: "with --baseline: the throughput fall (beyond both runs' spreads) or peak RSS rise, in `PERCENT`, that fails a level"},
 			&cli.DurationFlag{Name: "interval", Value: profile.DefaultInterval, Usage: "how often the child is sampled (100ms-1s)"},
 			&cli.StringFlag{Name: "csv", Usage: "write one row per level to `FILE`"},
 			&cli.StringFlag{Name: "json", Usage: "write the whole result to `FILE`"},
 			&cli.StringFlag{Name: "plot", Usage: "draw throughput and RSS against -j into `FILE`.svg or .png"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress, only the report"},
-			&cli.IntFlag{Name: "threads", DefaultText: "auto", Usage: "ONNX Runtime intra-op threads per inference worker (default cores / inference workers)"},
-			&cli.IntFlag{Name: "max-size", Value: convert.DefaultMaxSide, Usage: "longest side fed to the model, in pixels; 0 = original size"},
-			&cli.BoolFlag{Name: "keep-size", Usage: "scale each result back to its input's size"},
-			&cli.StringFlag{Name: "format", Usage: "output format `jpg|png|webp` (default: as convert)"},
-			&cli.IntFlag{Name: "quality", Value: convert.DefaultQuality, Usage: "JPEG quality 1-100"},
-			&cli.Int64Flag{Name: "max-pixels", Value: convert.DefaultMaxPixels, Usage: "reject images with more pixels than this, from their header"},
-			&cli.DurationFlag{Name: "timeout", DefaultText: "none", Usage: "give up on one image's inference after this long; 0 = never"},
-		}, modelFlags()...),
+		}, conversionFlags()...),
 		Action: runProfile,
 	}
 }
@@ -75,6 +76,9 @@ Exit status: 0 with a result (even when levels crashed), 2 usage or setup error,
 // profileOptions are the sweep's flags after checking.
 type profileOptions struct {
 	sweep    profile.Options
+	baseline *profile.Result // --baseline, checked comparable
+	maxReg   float64
+	warnings []string // what differs from the baseline without making it incomparable
 	csv      string
 	json     string
 	plot     string
@@ -91,17 +95,13 @@ func parseProfileFlags(c *cli.Context) (*profileOptions, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	mdl, err := loadModel(c)
+	co, err := conversionOptions(c)
 	if err != nil {
 		return nil, err
 	}
-	format, err := convert.ParseFormat(c.String("format"))
-	if err != nil {
-		return nil, usageError{err}
-	}
 	var limit uint64
 	if s := c.String("mem-limit"); s != "" {
-		if limit, err = parseSize(s); err != nil {
+		if limit, err = profile.ParseMemLimit(s); err != nil {
 			return nil, usageError{fmt.Errorf("--mem-limit: %w", err)}
 		}
 	}
@@ -121,18 +121,11 @@ func parseProfileFlags(c *cli.Context) (*profileOptions, error) {
 			return nil, usageError{err}
 		}
 	}
-	// The same checks convert makes, so a sweep never starts with
-	// settings convert would refuse.
-	co := convert.Options{
-		Inputs: po.photoArg, ModelData: mdl.data, MaxSide: c.Int("max-size"), Quality: c.Int("quality"),
-		Threads: c.Int("threads"), Timeout: c.Duration("timeout"), MaxPixels: c.Int64("max-pixels"),
-	}
+	// The same defaults and checks as convert, so a sweep never starts
+	// with settings convert would refuse.
+	co.Inputs = po.photoArg
 	co.ApplyDefaults()
 	if err := co.Validate(); err != nil {
-		return nil, usageError{err}
-	}
-	budget, err := parseBudget(c.String("mem-budget"))
-	if err != nil {
 		return nil, usageError{err}
 	}
 	listing := convert.Collect(po.photoArg, "")
@@ -148,22 +141,48 @@ func parseProfileFlags(c *cli.Context) (*profileOptions, error) {
 		return nil, fmt.Errorf("finding the animegan executable: %w", err)
 	}
 	modelPath := c.String("model")
-	if mdl.name == BuiltinModelName {
+	if co.ModelName == BuiltinModelName {
 		modelPath = ""
 	}
 	po.sweep = profile.Options{
-		Levels: levels, Cores: co.Cores, Threads: c.Int("threads"), MemLimit: limit,
-		StopOnPressure: c.Bool("stop-on-pressure"), Interval: c.Duration("interval"),
+		Levels: levels, Convert: co, MemLimit: limit,
+		StopOnPressure: c.Bool("stop-on-pressure"), Full: c.Bool("full"), Interval: c.Duration("interval"),
 		Child: []string{exe, profileLevelCommand},
 		Level: profile.LevelConfig{
-			ModelName: mdl.name, ModelPath: modelPath, Overrides: mdl.overrides, ORTLib: c.String("ort-lib"),
-			MaxSide: co.MaxSide, KeepSize: c.Bool("keep-size"), Format: format, Quality: co.Quality,
-			MaxPixels: co.MaxPixels, Timeout: co.Timeout, Inputs: photos,
-			MemBudget: budget, AutoThreads: c.Int("threads") == 0,
+			ModelPath: modelPath, Inputs: photos,
 			Window: c.Duration("window"), MaxWindows: c.Int("max-windows"), Limit: c.Duration("level-timeout"),
 		},
 	}
+	if err := readBaseline(c, po); err != nil {
+		return nil, err
+	}
 	return po, nil
+}
+
+// readBaseline reads --baseline and refuses, before any level runs, one
+// that measured something else than this sweep would.
+func readBaseline(c *cli.Context, po *profileOptions) error {
+	path := c.String("baseline")
+	if path == "" {
+		if c.IsSet("max-regression") {
+			return usageError{errors.New("--max-regression without --baseline: nothing to compare with")}
+		}
+		return nil
+	}
+	var err error
+	if po.maxReg, err = profile.ParseRegression(c.String("max-regression")); err != nil {
+		return usageError{err}
+	}
+	if po.baseline, err = profile.ReadResult(path); err != nil {
+		return fmt.Errorf("--baseline: %w", err)
+	}
+	o := po.sweep
+	po.warnings, err = profile.CheckComparable(po.baseline, profile.SettingsOf(o),
+		profile.ThisMachine(o.Convert.Cores), profile.MemoryLimit(o.MemLimit))
+	if err != nil {
+		return fmt.Errorf("--baseline %s: %w", path, err)
+	}
+	return nil
 }
 
 func runProfile(c *cli.Context) error {
@@ -173,27 +192,27 @@ func runProfile(c *cli.Context) error {
 	}
 	// Fail here, once, on a missing runtime or an unusable model, rather
 	// than in every level.
-	if _, err := model.Load(po.sweep.Level.ORTLib); err != nil {
+	co := po.sweep.Convert
+	if _, err := model.Load(co.ORTLib); err != nil {
 		return err
 	}
-	mdl, err := loadModel(c)
-	if err != nil {
-		return err
-	}
+	mdl := modelChoice{name: co.ModelName, data: co.ModelData, overrides: co.Overrides}
 	if _, err := mdl.verifiedSpec(); err != nil {
 		return err
 	}
+	var progress *profile.Progress
 	if !po.quiet {
-		po.sweep.Observer = newProfileProgress(c.App.ErrWriter, isTerminal(c.App.ErrWriter), len(po.sweep.Levels))
+		progress = profile.NewProgress(c.App.ErrWriter, isTerminal(c.App.ErrWriter), len(po.sweep.Levels))
+		po.sweep.Observer = progress
 		fmt.Fprintf(c.App.ErrWriter, "profiling %s on %d photos, -j %s, %d cores; workers per level by convert's rule (decode:infer:encode)\n",
-			mdl.name, len(po.sweep.Level.Inputs), c.String("sweep"), po.sweep.Cores)
+			mdl.name, len(po.sweep.Level.Inputs), c.String("sweep"), co.Cores)
 	}
 	res, err := profile.Run(c.Context, po.sweep)
 	if err != nil {
 		return err
 	}
-	if p, ok := po.sweep.Observer.(*profileProgress); ok {
-		p.stop()
+	if progress != nil {
+		progress.Stop()
 	}
 	out := c.App.Writer
 	if err := profile.WriteTable(out, res); err != nil {
@@ -202,22 +221,50 @@ func runProfile(c *cli.Context) error {
 	if res.RecommendedJobs > 0 {
 		fmt.Fprintf(out, "\n  %s\n", recommendedCommand(c, po, res.RecommendedJobs))
 	}
+	if po.baseline != nil {
+		res.Baseline = profile.Compare(po.baseline, res, po.maxReg)
+		res.Baseline.File, res.Baseline.Warnings = c.String("baseline"), po.warnings
+		if err := profile.WriteBaseline(out, res.Baseline); err != nil {
+			return err
+		}
+	}
+	if !res.Interrupted {
+		// For convert -j auto. A cache that cannot be written costs only that.
+		if dir, err := profile.CacheDir(); err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "animegan: not saved for convert -j auto: %v\n", err)
+		} else if path, err := profile.SaveToCache(dir, res); err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "animegan: not saved for convert -j auto: %v\n", err)
+		} else if !po.quiet {
+			fmt.Fprintf(c.App.ErrWriter, "saved for convert -j auto: %s\n", path)
+		}
+	}
 	if po.csv != "" {
-		if err := writeFileAtomic(po.csv, func(w io.Writer) error { return profile.WriteCSV(w, res) }); err != nil {
+		if err := atomicfile.Write(po.csv, 0o644, func(w io.Writer) error { return profile.WriteCSV(w, res) }); err != nil {
 			return fmt.Errorf("--csv: %w", err)
 		}
 	}
 	if po.json != "" {
-		if err := writeFileAtomic(po.json, func(w io.Writer) error { return profile.WriteJSON(w, res) }); err != nil {
+		if err := atomicfile.Write(po.json, 0o644, func(w io.Writer) error { return profile.WriteJSON(w, res) }); err != nil {
 			return fmt.Errorf("--json: %w", err)
 		}
 	}
 	if po.plot != "" {
-		if err := writeFileAtomic(po.plot, func(w io.Writer) error { return profile.WritePlot(w, res, po.plotFmt) }); err != nil {
+		if err := atomicfile.Write(po.plot, 0o644, func(w io.Writer) error { return profile.WritePlot(w, res, po.plotFmt) }); err != nil {
 			return fmt.Errorf("--plot: %w", err)
 		}
 	}
+	if b := res.Baseline; b != nil && len(b.Regressed) > 0 {
+		return cli.Exit(fmt.Sprintf("profile: regressed against %s at -j %s", b.File, joinInts(b.Regressed)), exitFailed)
+	}
 	return nil
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
 }
 
 // recommendedCommand is the convert command line that reproduces what was
@@ -226,7 +273,7 @@ func recommendedCommand(c *cli.Context, po *profileOptions, jobs int) string {
 	args := []string{"animegan", "convert"}
 	args = append(args, po.photoArg...)
 	args = append(args, "-j", strconv.Itoa(jobs))
-	for _, name := range []string{"model", "max-size", "threads", "keep-size", "format", "quality", "max-pixels", "timeout", "multiple", "range", "ort-lib"} {
+	for _, name := range []string{"model", "max-size", "threads", "keep-size", "format", "quality", "color", "metadata", "max-pixels", "mem-budget", "timeout", "multiple", "range", "ort-lib"} {
 		if !c.IsSet(name) {
 			continue
 		}
@@ -245,47 +292,6 @@ func recommendedCommand(c *cli.Context, po *profileOptions, jobs int) string {
 		}
 	}
 	return strings.Join(args, " ")
-}
-
-// writeFileAtomic writes a report file whole or not at all.
-func writeFileAtomic(path string, fn func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".animegan-profile-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := fn(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-// parseSize reads 4GiB, 512MiB, 4G, 1.5GB or a byte count. Units are
-// binary: memory limits are.
-func parseSize(s string) (uint64, error) {
-	t := strings.TrimSpace(s)
-	num := strings.TrimRightFunc(t, func(r rune) bool { return r < '0' || r > '9' && r != '.' })
-	unit := strings.ToLower(strings.TrimSpace(t[len(num):]))
-	mult := map[string]float64{"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10,
-		"m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
-		"t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40}[unit]
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || mult == 0 || v <= 0 {
-		return 0, fmt.Errorf("%q: want a size such as 4GiB or 512MiB", s)
-	}
-	n := v * mult
-	if n < 64<<20 {
-		return 0, fmt.Errorf("%q: below 64 MiB no model runs", s)
-	}
-	return uint64(n), nil
 }
 
 // profileLevelCmd is the child side of a sweep: one level, configured by
@@ -315,7 +321,7 @@ func profileLevelCmd() *cli.Command {
 				}
 			}
 			start := time.Now()
-			res, err := profile.RunLevel(c.Context, cfg, data, emit)
+			res, err := profile.MeasureLevel(c.Context, cfg, data, emit)
 			if err != nil {
 				return err
 			}
@@ -323,86 +329,4 @@ func profileLevelCmd() *cli.Command {
 			return encErr
 		},
 	}
-}
-
-// profileProgress shows the sweep on stderr: on a terminal one line
-// redrawn with the level, its elapsed time and the last window's img/s;
-// otherwise a line per finished level.
-type profileProgress struct {
-	w      io.Writer
-	tty    bool
-	levels int
-
-	mu      sync.Mutex
-	i, jobs int
-	started time.Time
-	last    string
-	done    chan struct{}
-	once    sync.Once
-}
-
-func newProfileProgress(w io.Writer, tty bool, levels int) *profileProgress {
-	p := &profileProgress{w: w, tty: tty, levels: levels, done: make(chan struct{})}
-	if tty {
-		go func() {
-			t := time.NewTicker(500 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-p.done:
-					return
-				case <-t.C:
-					p.mu.Lock()
-					p.draw()
-					p.mu.Unlock()
-				}
-			}
-		}()
-	}
-	return p
-}
-
-func (p *profileProgress) stop() {
-	p.once.Do(func() { close(p.done) })
-}
-
-func (p *profileProgress) draw() {
-	if p.jobs == 0 {
-		return
-	}
-	fmt.Fprintf(p.w, "\r\033[K-j %d (level %d/%d)  %5.1fs  %s", p.jobs, p.i+1, p.levels, time.Since(p.started).Seconds(), p.last)
-}
-
-func (p *profileProgress) LevelStart(i, n, jobs int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.i, p.jobs, p.started, p.last = i, jobs, time.Now(), "starting"
-	if p.tty {
-		p.draw()
-	}
-}
-
-func (p *profileProgress) LevelEvent(jobs int, e profile.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch e.Type {
-	case "warm":
-		p.last = "warmed up, measuring"
-	case "window":
-		p.last = fmt.Sprintf("window: %.2f img/s", e.Window.IPS)
-	}
-	if p.tty {
-		p.draw()
-	}
-}
-
-func (p *profileProgress) LevelDone(l *profile.Level) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
-	p.jobs = 0
-	fmt.Fprintf(p.w, "-j %d: %.2f ± %.2f img/s, peak RSS %s, %s (%.1fs)\n",
-		l.Jobs, l.IPS, l.Spread, profile.Bytes(l.RSSPeak), l.Status, l.Seconds)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -23,9 +24,10 @@ any input failed, a shard was interrupted, or a shard's summary is missing.
 
 Examples:
    animegan report results/summary-*.json
-   animegan report --json results/*.json > batch.json`,
+   animegan report --json results/*.json > batch.json
+   animegan report --json=batch.json results/*.json`,
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "print the merged summary as JSON on stdout"},
+			newJSONFlag("print the merged summary as JSON on stdout, or with =FILE write it to FILE atomically", false),
 		},
 		Action: runReport,
 	}
@@ -51,12 +53,17 @@ func runReport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		enc := json.NewEncoder(c.App.Writer)
+	dest := jsonOf(c)
+	if err := dest.check(); err != nil {
+		return usageError{err}
+	}
+	err = dest.write(c.App.Writer, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(m); err != nil {
-			return err
-		}
+		return enc.Encode(m)
+	})
+	if err != nil {
+		return fmt.Errorf("writing the merged summary: %w", err)
 	}
 	if err := m.WriteText(c.App.ErrWriter); err != nil {
 		return err

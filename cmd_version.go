@@ -22,9 +22,13 @@ func formatList(fs []imageio.Format) string {
 func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
-		Usage: "print the versions of animegan, ONNX Runtime and Go",
+		Usage: "print the versions of animegan, Go and ONNX Runtime",
+		Description: `Prints animegan's and Go's versions, then ONNX Runtime's. When ONNX Runtime
+cannot be loaded, the first two lines are still printed, the third says so, the
+reason goes to stderr and the exit status is 2 (convert would fail the same way):
+a script can use it as a health check.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "ort-lib", Usage: "path of libonnxruntime.so"},
+			&cli.StringFlag{Name: "ort-lib", TakesFile: true, Usage: "path of libonnxruntime.so"},
 		},
 		Action: func(c *cli.Context) error {
 			w := c.App.Writer
@@ -38,11 +42,16 @@ func versionCommand() *cli.Command {
 			}
 			rt, err := model.Load(c.String("ort-lib"))
 			if err != nil {
-				fmt.Fprintf(w, "onnxruntime: not loaded\n")
+				fmt.Fprintf(w, "onnxruntime: not loaded (the reason is on stderr)\n")
 				return err
 			}
 			fmt.Fprintf(w, "onnxruntime %s (%s), %s\n", rt.Version, rt.Library, rt.TelemetryState())
 			return nil
 		},
 	}
+}
+
+// versionLine is what --version prints: no library is loaded for it.
+func versionLine() string {
+	return fmt.Sprintf("animegan %s (%s %s/%s)", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -36,17 +36,38 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop, interrupted := signalContext(stderr)
+	// stderr goes through the sink, which turns every line into JSON
+	// under --log-format json.
+	sink := &logSink{w: stderr, json: jsonLogRequested(args, os.Getenv)}
+	ctx, stop, interrupted := signalContext(sink)
 	defer stop()
 
+	cmds := commands()
+	withEnvVars(cmds)
 	app := &cli.App{
-		Name:        "animegan",
-		Usage:       "turn photos into anime-style images with ONNX Runtime",
-		Version:     version,
-		Writer:      stdout,
-		ErrWriter:   stderr,
-		Commands:    commands(),
+		Name:      "animegan",
+		Usage:     "turn photos into anime-style images with ONNX Runtime",
+		Version:   version,
+		Reader:    os.Stdin,
+		Writer:    stdout,
+		ErrWriter: sink,
+		Commands:  cmds,
+		// --version is ours (one line, no ONNX Runtime needed): cli's
+		// would also claim -v, which convert uses for --verbose.
 		HideVersion: true,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "version", Usage: "print animegan's and Go's versions (the version command adds ONNX Runtime's)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				fmt.Fprintln(c.App.Writer, versionLine())
+				return nil
+			}
+			if c.NArg() > 0 {
+				return usageError{fmt.Errorf("no command %q", c.Args().First())}
+			}
+			return cli.ShowAppHelp(c)
+		},
 		// Exit codes are decided below, in one place, not by cli.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
@@ -60,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitSIGINT
 	}
-	return exitCode(err, stderr)
+	return exitCode(err, sink)
 }
 
 func commands() []*cli.Command {
@@ -72,11 +93,12 @@ func commands() []*cli.Command {
 		reportCommand(),
 		profileCommand(),
 		profileLevelCmd(),
+		completionCommand(),
 	}
 }
 
 // exitCode maps a command's outcome to the process status.
-func exitCode(err error, stderr io.Writer) int {
+func exitCode(err error, stderr *logSink) int {
 	var ec cli.ExitCoder
 	switch {
 	case err == nil:
@@ -85,11 +107,11 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitFailed
 	case errors.As(err, &ec) && ec.ExitCode() != 0:
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(stderr, "animegan:", msg)
+			stderr.errorLine(msg, ec.ExitCode())
 		}
 		return ec.ExitCode()
 	default:
-		fmt.Fprintln(stderr, "animegan:", err)
+		stderr.errorLine(err.Error(), exitSetup)
 		return exitSetup
 	}
 }

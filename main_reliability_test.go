@@ -53,7 +53,7 @@ func child(t *testing.T, dir string, args ...string) (*exec.Cmd, *syncBuffer, *s
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ONNXRUNTIME_LIB="+ortest.LibraryPath())
+	cmd.Env = append(cleanEnv(), "ONNXRUNTIME_LIB="+ortest.LibraryPath())
 	var out, errb syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	return cmd, &out, &errb

@@ -46,7 +46,7 @@ func shardEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == "JOB_COMPLETION_INDEX" || strings.HasPrefix(k, "SLURM_") {
+		if k == "JOB_COMPLETION_INDEX" || strings.HasPrefix(k, "SLURM_") || strings.HasPrefix(k, envPrefix) {
 			continue
 		}
 		env = append(env, kv)

@@ -51,7 +51,9 @@ func animegan(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = t.TempDir() // no ./lib there: only the environment finds the library
-	cmd.Env = append(os.Environ(), "ONNXRUNTIME_LIB="+ortest.LibraryPath())
+	// A cache folder of its own: profile saves there, convert -j auto
+	// reads there, never the developer's ~/.cache (env may name another).
+	cmd.Env = append(cleanEnv(), "ONNXRUNTIME_LIB="+ortest.LibraryPath(), "XDG_CACHE_HOME="+t.TempDir())
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -38,7 +38,8 @@ type recorder struct {
 }
 
 func (r *recorder) Begin(todo, skipped int, _ convert.Settings) { r.todo, r.skipped = todo, skipped }
-func (r *recorder) Converted(t convert.Target, copied bool, _ string) {
+func (r *recorder) Skipped(convert.Target, string)              {}
+func (r *recorder) Converted(t convert.Target, copied bool, _ convert.Timings) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if copied {
@@ -46,9 +47,10 @@ func (r *recorder) Converted(t convert.Target, copied bool, _ string) {
 	}
 	r.converted = append(r.converted, t.OutRel)
 }
-func (r *recorder) Failed(f convert.Failure) { r.failed = append(r.failed, f) }
-func (r *recorder) Logf(string, ...any)      {}
-func (r *recorder) End(*convert.Summary)     {}
+func (r *recorder) Failed(f convert.Failure)    { r.failed = append(r.failed, f) }
+func (r *recorder) Logf(string, ...any)         {}
+func (r *recorder) Planned([]convert.PlanEntry) {}
+func (r *recorder) End(*convert.Summary)        {}
 
 // swapInvert is the fixture model whose output tests can predict exactly.
 func swapInvert(t testing.TB, layout modelgen.Layout) []byte {

@@ -79,7 +79,26 @@ type EngineOptions struct {
 	// every core at once (see makeSessions). The engine takes over as many
 	// as it would make itself when they have the settings it chose, and
 	// closes the rest.
-	Made []*model.Session
+	Made []*model.Session `json:"-"`
+}
+
+// sessionsAtOnce is how many sessions a run makes before it starts: one per
+// worker, at most as many as the cores hold at the sessions' thread count.
+func (o EngineOptions) sessionsAtOnce() int {
+	return min(o.Workers, max(1, o.Cores/max(1, o.Session.IntraOpThreads)))
+}
+
+// OpenEngine makes the workers' first sessions at once (see makeSessions)
+// and opens the engine with them, as convert starts a run.
+func OpenEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) {
+	if o.Workers > 0 {
+		made, err := makeSessions(spec, data, o.Session, o.sessionsAtOnce())
+		if err != nil {
+			return nil, err
+		}
+		o.Made = made
+	}
+	return NewEngine(spec, data, o)
 }
 
 // NewEngine prepares up to one session per inference worker (none for

@@ -7,17 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"animegan/atomicfile"
-	"animegan/imageio"
 	"animegan/internal/flock"
 	"animegan/internal/testhook"
 	"animegan/model"
@@ -52,12 +49,29 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
+	roots := o.Inputs
+	if o.FromList {
+		roots = append(roots[:len(roots):len(roots)], o.ListRoot)
+	}
+	if o.DryRun {
+		// A dry run writes nothing, so it makes no session either (that
+		// costs seconds and memory); the model was read, ONNX Runtime
+		// loaded, the flags checked, as a real run would.
+		outDir, err := resolveOutDir(o.OutDir, roots)
+		if err != nil {
+			return nil, err
+		}
+		if info, err := os.Stat(outDir); err == nil && !info.IsDir() {
+			return nil, setupErr("output directory %s is a file", outDir)
+		}
+		return dryRun(ctx, &o, spec, rt, outDir, r, start)
+	}
 	// ONNX Runtime first reads the model when a session is made: make the
 	// workers' sessions now, one per core at most, so that a model it
 	// rejects fails before the output folder is touched. The engine takes
 	// them over.
-	so := o.SessionOptions()
-	made, err := makeSessions(spec, o.ModelData, so, min(o.Jobs.Infer, o.Cores/so.IntraOpThreads))
+	eo := o.EngineOptions()
+	made, err := makeSessions(spec, o.ModelData, eo.Session, eo.sessionsAtOnce())
 	if err != nil {
 		return nil, &SetupError{err}
 	}
@@ -66,13 +80,13 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 			s.Close()
 		}
 	}()
-	outDir, err := prepareOutDir(o.OutDir, o.Inputs)
+	outDir, err := prepareOutDir(o.OutDir, roots)
 	if err != nil {
 		return nil, err
 	}
 
 	sum := &Summary{Settings: settingsOf(&o, spec, rt, outDir)}
-	listing := Collect(o.Inputs, outDir)
+	listing := collectAll(&o, outDir)
 	sum.Ignored = listing.Ignored
 	for _, f := range listing.Problems {
 		sum.Failed++
@@ -96,24 +110,19 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 		}
 	}()
 
-	// Names are planned over every input, then the shard takes its part:
-	// collisions must resolve the same way in every shard's process.
-	targets := planOutputs(listing.Inputs, o.Format)
-	if !o.Shard.Whole() {
-		targets = slices.DeleteFunc(targets, func(t Target) bool { return !o.Shard.Owns(t.Input) })
-	}
+	targets := shardTargets(&o, listing)
 	j.removeStale(targets)
 	testhook.At(testhook.CleanedUp)
-	j.settings = make(map[OutputFormat]string)
-	for _, t := range targets {
-		if _, ok := j.settings[t.Format]; !ok {
-			j.settings[t.Format] = fingerprint(&o, spec, t.Format)
-		}
-	}
+	j.computeFingerprints(targets)
 	pl := j.plan(ctx, targets)
-	r.Begin(pl.todo, pl.skipped, sum.Settings)
+	// The failures found while listing and planning count as done in the
+	// progress, so they count in its total too.
+	r.Begin(pl.todo+len(listing.Problems)+len(pl.failures), pl.skipped, sum.Settings)
 	for _, f := range listing.Problems {
 		r.Failed(f)
+	}
+	for _, t := range pl.upToDate {
+		r.Skipped(t.Target, t.why)
 	}
 	for _, f := range pl.failures {
 		j.fail(f.Input, f.Err)
@@ -124,7 +133,6 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	}
 
 	if len(pl.leaders) > 0 {
-		eo := o.engineOptions()
 		eo.Made, made = made, nil
 		if err := j.convert(ctx, pl.leaders, eo); err != nil {
 			return nil, err
@@ -136,9 +144,43 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	return sum, nil
 }
 
-// prepareOutDir creates the output directory and refuses one that is an
-// input folder: results written there would replace the photos.
-func prepareOutDir(dir string, inputs []string) (string, error) {
+// collectAll lists the walked arguments and the --files-from list.
+func collectAll(o *Options, outDir string) Listing {
+	l := Collect(o.Inputs, outDir)
+	if o.FromList {
+		ll := CollectList(o.List, o.ListRoot, outDir, o.Shard)
+		l.Inputs = append(l.Inputs, ll.Inputs...)
+		l.Problems = append(l.Problems, ll.Problems...)
+		l.Ignored += ll.Ignored
+	}
+	return l
+}
+
+// shardTargets plans the output names over every input, then keeps the
+// shard's part: collisions must resolve the same way in every shard's
+// process.
+func shardTargets(o *Options, l Listing) []Target {
+	targets := planOutputs(l.Inputs, o.Format)
+	if !o.Shard.Whole() {
+		targets = slices.DeleteFunc(targets, func(t Target) bool { return !o.Shard.Owns(t.Input) })
+	}
+	return targets
+}
+
+// computeFingerprints computes each output format's fingerprint once.
+func (j *job) computeFingerprints(targets []Target) {
+	j.fingerprints = make(map[OutputFormat]string)
+	for _, t := range targets {
+		if _, ok := j.fingerprints[t.Format]; !ok {
+			j.fingerprints[t.Format] = fingerprint(j.opts, j.spec, t.Format)
+		}
+	}
+}
+
+// resolveOutDir makes the output directory absolute and refuses one that
+// is an input folder (or the --files-from root): results written there
+// would replace the photos.
+func resolveOutDir(dir string, inputs []string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", setupErr("output directory %s: %w", dir, err)
@@ -147,6 +189,16 @@ func prepareOutDir(dir string, inputs []string) (string, error) {
 		if realPath(in) == realPath(abs) {
 			return "", setupErr("output directory %s is the input folder %s: choose another -o, outputs would replace the inputs", dir, in)
 		}
+	}
+	return abs, nil
+}
+
+// prepareOutDir resolves the output directory, creates it and checks that
+// it is writable.
+func prepareOutDir(dir string, inputs []string) (string, error) {
+	abs, err := resolveOutDir(dir, inputs)
+	if err != nil {
+		return "", err
 	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return "", setupErr("cannot create output directory: %w", err)
@@ -174,6 +226,7 @@ func settingsOf(o *Options, spec *model.Spec, rt *model.Runtime, outDir string) 
 		Metadata:     string(o.Metadata),
 		Colour:       string(o.Colour),
 		Jobs:         JobsDoc{o.Jobs.Decode, o.Jobs.Infer, o.Jobs.Encode},
+		JobsFrom:     o.JobsFrom,
 		Session:      o.SessionOptions().String(),
 		OutputDir:    outDir,
 		MaxPixels:    o.MaxPixels,
@@ -200,10 +253,10 @@ type job struct {
 	manifest *Manifest
 	reporter Reporter
 	sum      *Summary
-	// settings is each output format's fingerprint of the settings its
-	// outputs depend on. Hashing the model is the costly part, so it is
-	// done once per format, not once per photo.
-	settings map[OutputFormat]string
+	// fingerprints are each output format's fingerprint of the model and
+	// settings its outputs depend on. Hashing the model is the costly part,
+	// so it is done once per format, not once per photo.
+	fingerprints map[OutputFormat]string
 }
 
 // removeStale deletes temp files a killed run left in the folders this
@@ -257,20 +310,6 @@ func (j *job) outPath(t *Target) string {
 	return filepath.Join(j.outDir, filepath.FromSlash(t.OutRel))
 }
 
-// decoded and inferred carry a task through the pipeline.
-type decoded struct {
-	t *task
-	*Decoded
-}
-
-type inferred struct {
-	t    *task
-	img  *image.NRGBA
-	meta *imageio.Metadata
-	// colour is how the photo's colours were read, for its output's profile.
-	colour imageio.Colour
-}
-
 // convert runs the leaders through the decode → infer → encode pipeline.
 func (j *job) convert(ctx context.Context, leaders []*task, eo EngineOptions) error {
 	eng, err := NewEngine(j.spec, j.opts.ModelData, eo)
@@ -292,28 +331,12 @@ func (j *job) convert(ctx context.Context, leaders []*task, eo EngineOptions) er
 		}()
 	}
 	cfg := pipeline.Config{Decoders: j.opts.Jobs.Decode, Inferers: j.opts.Jobs.Infer, Encoders: j.opts.Jobs.Encode}
-	left := newCountdown(len(leaders))
-	stages := pipeline.Stages[*task, *decoded, *inferred]{
-		Decode: func(_ context.Context, t *task) (*decoded, error) {
-			d, err := eng.Decode(t.Path, t.Format.KeepsAlpha())
-			if err != nil {
-				left.drop()
-				return &decoded{t, d}, err
-			}
-			t.warnings = append(t.warnings, d.Warnings...)
-			return &decoded{t, d}, nil
-		},
-		Admit: func(ctx context.Context, d *decoded) (func(), error) {
-			return eng.Admit(ctx, d.Decoded)
-		},
-		Infer: func(ctx context.Context, d *decoded) (*inferred, error) {
-			img, err := eng.Infer(ctx, d.Decoded, left.start())
-			return &inferred{d.t, img, d.Meta, d.Colour}, err
-		},
-		Encode: func(_ context.Context, in *inferred) error {
-			return j.write(eng, in)
-		},
-	}
+	stages := Stages(eng, StageHooks[*task]{
+		Photo: func(t *task) (string, OutputFormat) { return t.Path, t.Format },
+		Store: j.write,
+		Warn:  func(t *task, msg string) { t.warnings = append(t.warnings, msg) },
+		Total: len(leaders),
+	})
 	items := func(yield func(*task) bool) {
 		for _, t := range leaders {
 			if !yield(t) {
@@ -337,42 +360,14 @@ func (j *job) convert(ctx context.Context, leaders []*task, eo EngineOptions) er
 
 var errFailFast = errors.New("stopped by --fail-fast")
 
-// countdown tells the inference that starts the last photo of a run. It
-// only ever overestimates what is left (a photo that fails after decoding
-// still counts), so a photo it calls Last really is the last to start.
-type countdown struct{ left atomic.Int64 }
-
-func newCountdown(n int) *countdown {
-	c := &countdown{}
-	c.left.Store(int64(n))
-	return c
-}
-
-// drop counts a photo that will never reach inference.
-func (c *countdown) drop() { c.left.Add(-1) }
-
-// start counts a photo starting inference and says whether it is the last.
-func (c *countdown) start() Turn {
-	if c.left.Add(-1) == 0 {
-		return Last
-	}
-	return Steady
-}
-
-// write encodes a result into its output file atomically, journals it and
+// write stores a result into its output file atomically, journals it and
 // gives identical inputs their copies.
-func (j *job) write(eng *Engine, in *inferred) error {
-	t := in.t
+func (j *job) write(t *task, encode func(io.Writer) error) error {
 	path := j.outPath(&t.Target)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("creating output folder: %w", err)
 	}
-	err := writeAtomic(path, func(w io.Writer) error {
-		return eng.EncodeResult(w, in.img, t.Format, in.meta, in.colour, func(format string, args ...any) {
-			t.warnings = append(t.warnings, fmt.Sprintf(format, args...))
-		})
-	})
-	if err != nil {
+	if err := writeAtomic(path, encode); err != nil {
 		return err
 	}
 	if err := j.record(t, path); err != nil {
@@ -396,7 +391,7 @@ func (j *job) done(res pipeline.Result[*task]) error {
 	switch {
 	case res.Err == nil:
 		j.sum.Converted++
-		j.reporter.Converted(t.Target, false, describeTimings(res.Timings))
+		j.reporter.Converted(t.Target, false, res.Timings)
 		j.finishCopies(t)
 	case errors.Is(res.Err, pipeline.ErrCanceled):
 		j.sum.NotStarted += 1 + len(t.followers)
@@ -412,7 +407,7 @@ func (j *job) done(res pipeline.Result[*task]) error {
 	return nil
 }
 
-func describeTimings(tm pipeline.Timings) string {
+func describeTimings(tm Timings) string {
 	return fmt.Sprintf("decode %s, infer %s, encode %s",
 		tm.Decode.Round(time.Millisecond), tm.Infer.Round(time.Millisecond), tm.Encode.Round(time.Millisecond))
 }

@@ -33,15 +33,18 @@ func manifestName(s Shard) string {
 
 // Record says what made one output file. A re-run skips an input whose
 // record matches: same input (size and mtime, or else content hash), same
-// settings, and the output still there at the recorded size.
+// fingerprint, and the output still there at the recorded size.
 type Record struct {
-	Output     string `json:"output"` // below the output directory, slash-separated
-	Input      string `json:"input"`
-	Size       int64  `json:"size"`
-	ModTime    int64  `json:"mtime_ns"`
-	SHA256     string `json:"sha256"`
-	Settings   string `json:"settings"` // Fingerprint of model and pixel-changing flags
-	OutputSize int64  `json:"output_size"`
+	Output  string `json:"output"` // below the output directory, slash-separated
+	Input   string `json:"input"`
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"mtime_ns"`
+	SHA256  string `json:"sha256"`
+	// Fingerprint of the model and the pixel-changing flags (see
+	// fingerprint). The JSON name predates the field's: journals already
+	// written keep resuming.
+	Fingerprint string `json:"settings"`
+	OutputSize  int64  `json:"output_size"`
 }
 
 // Manifest is the journal of one output directory. Records are appended as
@@ -67,6 +70,43 @@ type Manifest struct {
 // OpenManifest reads every journal in dir, tolerating a torn last line from
 // a killed run, and creates the shard's own if it is missing.
 func OpenManifest(dir string, shard Shard) (*Manifest, error) {
+	m, err := readOthers(dir, shard)
+	if err != nil {
+		return nil, err
+	}
+	// Our own journal last, under its lock: its records win.
+	f, err := m.lockJournal()
+	if err != nil {
+		return nil, fmt.Errorf("opening manifest for writing: %w", err)
+	}
+	defer f.Close()
+	readRecords(f, m.records)
+	return m, nil
+}
+
+// ReadManifest reads every journal in dir, takes no lock and creates
+// nothing (a dry run writes nothing); a missing dir reads as empty. Only
+// Lookup may be called on the result.
+func ReadManifest(dir string, shard Shard) (*Manifest, error) {
+	m, err := readOthers(dir, shard)
+	if err != nil {
+		return nil, err
+	}
+	// Our own journal last: its records win.
+	f, err := os.Open(m.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return m, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	defer f.Close()
+	readRecords(f, m.records)
+	return m, nil
+}
+
+// readOthers reads every journal in dir but the shard's own.
+func readOthers(dir string, shard Shard) (*Manifest, error) {
 	m := &Manifest{path: filepath.Join(dir, manifestName(shard)), records: make(map[string]Record)}
 	journals, err := filepath.Glob(filepath.Join(dir, ".animegan-manifest*.jsonl"))
 	if err != nil {
@@ -86,13 +126,6 @@ func OpenManifest(dir string, shard Shard) (*Manifest, error) {
 		readRecords(f, m.records)
 		f.Close()
 	}
-	// Our own journal last, under its lock: its records win.
-	f, err := m.lockJournal()
-	if err != nil {
-		return nil, fmt.Errorf("opening manifest for writing: %w", err)
-	}
-	defer f.Close()
-	readRecords(f, m.records)
 	return m, nil
 }
 

@@ -14,7 +14,15 @@ import (
 // Options is everything one convert run needs. The command fills it from
 // flags; ApplyDefaults explains each default.
 type Options struct {
-	Inputs    []string
+	Inputs []string // photos and folders to walk
+	// List are files named one by one (--files-from), taken as given
+	// (CollectList); FromList says a list was given, even an empty one.
+	// Their outputs mirror their paths below ListRoot ("" = the working
+	// directory).
+	List     []string
+	FromList bool
+	ListRoot string
+
 	OutDir    string
 	ModelName string // shown to the user: a path or "built-in"
 	ModelData []byte
@@ -32,13 +40,17 @@ type Options struct {
 
 	MemBudget int64 // bytes for inferences in flight; 0 = DefaultBudget, <0 = none
 
-	Jobs    Jobs
-	Threads int // intra-op threads per inference worker; 0 = cores / workers
-	Cores   int // 0 = runtime.GOMAXPROCS(0): the CPUs this process may use, a container's CPU limit included
+	Jobs     Jobs
+	JobsFrom string // why Jobs: reported in the summary ("" = the core-count default)
+	Threads  int    // intra-op threads per inference worker; 0 = cores / workers
+	Cores    int    // 0 = runtime.GOMAXPROCS(0): the CPUs this process may use, a container's CPU limit included
 
 	Overwrite bool
 	FailFast  bool
 	Shard     Shard // the part of the inputs this process converts
+	// DryRun plans without writing anything: Summary.Plan says what a run
+	// would do with each input.
+	DryRun bool
 }
 
 // Defaults the command and the docs share.
@@ -66,6 +78,7 @@ func (o *Options) ApplyDefaults() {
 	}
 	if o.Jobs == (Jobs{}) {
 		o.Jobs = DefaultJobs(o.Cores)
+		o.JobsFrom = "core-count default " + o.Jobs.String()
 	}
 	if o.OutDir == "" {
 		o.OutDir = DefaultOutDir
@@ -81,6 +94,9 @@ func (o *Options) ApplyDefaults() {
 	}
 	if o.Colour == "" {
 		o.Colour = ColourSRGB
+	}
+	if o.FromList && o.ListRoot == "" {
+		o.ListRoot = "."
 	}
 }
 
@@ -110,7 +126,7 @@ func ParseMetadataMode(s string) (MetadataMode, error) {
 // Validate reports option values no run can use (exit status 2).
 func (o *Options) Validate() error {
 	switch {
-	case len(o.Inputs) == 0:
+	case len(o.Inputs) == 0 && !o.FromList:
 		return fmt.Errorf("no inputs: name at least one photo or folder")
 	case len(o.ModelData) == 0:
 		return fmt.Errorf("no model data")
@@ -141,7 +157,9 @@ func (o *Options) SessionOptions() model.SessionOptions {
 	return so
 }
 
-func (o *Options) engineOptions() EngineOptions {
+// EngineOptions are the engine settings a run with o uses: the one place
+// the flags turn into them, for convert and for each level of a profile.
+func (o *Options) EngineOptions() EngineOptions {
 	return EngineOptions{
 		MaxSide: o.MaxSide, KeepSize: o.KeepSize, MaxPixels: o.MaxPixels, Quality: o.Quality,
 		Timeout: o.Timeout, Workers: o.Jobs.Infer, Session: o.SessionOptions(), MemBudget: o.MemBudget,

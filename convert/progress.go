@@ -17,18 +17,28 @@ import (
 // goroutine at a time, so implementations need no locking of their own for
 // these calls (a ticker of their own is another matter).
 type Reporter interface {
-	// Begin is called once planning is done: todo inputs will be worked on.
+	// Begin is called once planning is done: todo inputs will be reported
+	// as converted or failed (those that failed planning included), skipped
+	// are up to date.
 	Begin(todo, skipped int, s Settings)
 	// Converted is called for each output written (copied: from an
-	// identical input).
-	Converted(t Target, copied bool, timings string)
+	// identical input, with zero timings).
+	Converted(t Target, copied bool, tm Timings)
+	// Skipped is called for each input whose output is up to date.
+	Skipped(t Target, why string)
 	// Failed is called for each input that failed.
 	Failed(f Failure)
+	// Planned is called once by a dry run, before End, with what a run
+	// would do with each input.
+	Planned(plan []PlanEntry)
 	// Logf is for --verbose detail.
 	Logf(format string, args ...any)
 	// End is called once with the final summary.
 	End(s *Summary)
 }
+
+// Timings are where one photo's time went, stage by stage.
+type Timings = pipeline.Timings
 
 // Verbosity says how much a Printer prints.
 type Verbosity int
@@ -47,6 +57,8 @@ type Printer struct {
 	TTY       bool
 	Verbosity Verbosity
 	Interval  time.Duration // between progress lines when not a TTY; 0 → 10s
+	// Plan is where a dry run's plan goes, one line per input; nil: W.
+	Plan io.Writer
 
 	mu     sync.Mutex
 	bar    *progressbar.ProgressBar
@@ -64,6 +76,9 @@ func (p *Printer) Begin(todo, skipped int, s Settings) {
 	if p.Verbosity >= Verbose {
 		fmt.Fprintf(p.W, "model %s (%s, %s, multiple %d%s)\n", s.Model, s.Layout, s.Range, s.Multiple, fixedNote(s.FixedSize))
 		fmt.Fprintf(p.W, "workers decode:infer:encode %d:%d:%d; %s\n", s.Jobs.Decode, s.Jobs.Infer, s.Jobs.Encode, s.Session)
+		if s.JobsFrom != "" {
+			fmt.Fprintf(p.W, "workers from: %s\n", s.JobsFrom)
+		}
 		fmt.Fprintf(p.W, "onnxruntime %s from %s, %s\n", s.ORTVersion, s.ORTLibrary, s.ORTTelemetry)
 	}
 	if p.Verbosity >= Normal && skipped > 0 {
@@ -132,12 +147,12 @@ func (p *Printer) progressLine() {
 		p.done, p.total, 100*float64(p.done)/float64(max(1, p.total)), rate, elapsed.Round(time.Second), eta)
 }
 
-func (p *Printer) Converted(t Target, copied bool, timings string) {
+func (p *Printer) Converted(t Target, copied bool, tm Timings) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done++
 	if p.Verbosity >= Verbose {
-		how := timings
+		how := describeTimings(tm)
 		if copied {
 			how = "copied from an identical input"
 		}
@@ -146,6 +161,15 @@ func (p *Printer) Converted(t Target, copied bool, timings string) {
 	if p.bar != nil {
 		p.bar.Add(1)
 	}
+}
+
+func (p *Printer) Skipped(t Target, why string) {
+	if p.Verbosity < Verbose {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.above(fmt.Sprintf("skip %s → %s (%s)", t.Path, t.OutRel, why))
 }
 
 func (p *Printer) Failed(f Failure) {
@@ -179,6 +203,17 @@ func (p *Printer) Warned(input, msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.above(fmt.Sprintf("WARN %s: %s", QuoteName(input), escapeControl(msg)))
+}
+
+// Planned prints the plan (WritePlan), before the summary.
+func (p *Printer) Planned(plan []PlanEntry) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.Plan
+	if w == nil {
+		w = p.W
+	}
+	writePlan(w, plan)
 }
 
 func (p *Printer) Logf(format string, args ...any) {

@@ -368,7 +368,7 @@ type cancelAfter struct {
 	cancel context.CancelFunc
 }
 
-func (c *cancelAfter) Converted(t convert.Target, copied bool, timings string) {
+func (c *cancelAfter) Converted(t convert.Target, copied bool, timings convert.Timings) {
 	c.recorder.Converted(t, copied, timings)
 	if len(c.recorder.converted) == c.n {
 		c.cancel()

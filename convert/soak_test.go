@@ -88,7 +88,7 @@ type soakRecorder struct {
 	samples []memSample
 }
 
-func (r *soakRecorder) Converted(t convert.Target, copied bool, timings string) {
+func (r *soakRecorder) Converted(t convert.Target, copied bool, _ convert.Timings) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.perName[t.OutRel]++

@@ -66,6 +66,7 @@ type Settings struct {
 	Metadata     string  `json:"metadata"`
 	Colour       string  `json:"color"`
 	Jobs         JobsDoc `json:"jobs"`
+	JobsFrom     string  `json:"jobs_from"` // why these workers: -j, the core-count default, or -j auto's choice
 	Session      string  `json:"session"`
 	OutputDir    string  `json:"output_dir"`
 	MaxPixels    int64   `json:"max_pixels"`
@@ -100,6 +101,10 @@ type Summary struct {
 	Interrupted     bool         `json:"interrupted"`
 	Settings        Settings     `json:"settings"`
 	Budget          *BudgetStats `json:"memory_budget,omitempty"`
+	// DryRun marks a --dry-run's summary: nothing was written, and Plan
+	// says what a run would do with each input.
+	DryRun bool        `json:"dry_run,omitempty"`
+	Plan   []PlanEntry `json:"plan,omitempty"`
 }
 
 // Warning is a problem met with an input that did not fail it (a broken
@@ -122,6 +127,12 @@ func (s *Summary) finish(wall time.Duration) {
 
 // WriteText prints the human summary.
 func (s *Summary) WriteText(w io.Writer) error {
+	if s.DryRun {
+		n := s.planCounts()
+		_, err := fmt.Fprintf(w, "dry run: would convert %d, copy %d from identical inputs, skip %d up to date; failed %d → %s (nothing written)\n",
+			n[ActionConvert], n[ActionCopy], n[ActionSkip], s.Failed, s.Settings.OutputDir)
+		return err
+	}
 	_, err := fmt.Fprintf(w, "converted %d, skipped %d, failed %d", s.Converted, s.Skipped, s.Failed)
 	if err != nil {
 		return err

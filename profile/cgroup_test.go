@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"animegan/convert"
 	"animegan/internal/cgtest"
 )
 
@@ -17,7 +18,7 @@ const (
 	// enforceEnv ("LIMIT_MIB,ALLOC_MIB") makes the test binary, re-executed
 	// inside a cgroup the test made, run one level under a cgroup of
 	// NewLimitedCgroup: its child allocates ALLOC_MIB once it has read its
-	// configuration. It prints what runLevel reported as JSON.
+	// configuration. It prints what superviseLevel reported as JSON.
 	enforceEnv = "ANIMEGAN_PROFILE_TEST_ENFORCE"
 	// allocAfterStdinEnv makes the test binary a level's child that reads
 	// its stdin, then touches this many MiB and exits 0.
@@ -43,9 +44,9 @@ func enforceChild(spec string) {
 	}
 	rep.Describe, rep.Dir = cg.Describe, cg.Dir
 	o := Options{Child: []string{os.Args[0], "-test.run=^$"}, Env: []string{allocAfterStdinEnv + "=" + strconv.FormatUint(alloc, 10)},
-		Interval: 50 * time.Millisecond, Cores: 1, Thresholds: DefaultThresholds}
+		Interval: 50 * time.Millisecond, Convert: convert.Options{Cores: 1}, Thresholds: DefaultThresholds}
 	// No memory limit for the guard: only the cgroup can stop the child.
-	l := runLevel(context.Background(), o, LevelConfig{Limit: time.Minute}, cg, Memory{})
+	l := superviseLevel(context.Background(), o, LevelConfig{Limit: time.Minute}, cg, Memory{})
 	rep.Status, rep.Error, rep.OOMKills = l.Status, l.Error, l.OOMKills
 	cg.Remove()
 	_, err = os.Stat(cg.Dir)

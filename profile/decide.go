@@ -38,6 +38,7 @@ type Thresholds struct {
 	SwapRise          uint64  `json:"swap_rise_bytes"`
 	MajorFaultsPerSec float64 `json:"major_faults_per_second"`
 	GuardFraction     float64 `json:"guard_fraction"`
+	StopAfter         int     `json:"stop_after_levels"`
 }
 
 // DefaultThresholds:
@@ -52,7 +53,10 @@ type Thresholds struct {
 //   - swap use rising by 64 MiB, or over 10 major faults a second during
 //     measurement: pages are going to disk and coming back;
 //   - the guard kills a child whose RSS passes 100% of the limit, or when
-//     available memory falls under 5%, so a sweep never thrashes.
+//     available memory falls under 5%, so a sweep never thrashes;
+//   - a sweep ends once 3 levels in a row past the best were below the
+//     plateau fraction of it (EndOfSweep): one such level can be a burst of
+//     other load, three in a row are a trend.
 var DefaultThresholds = Thresholds{
 	PlateauFraction:   0.95,
 	RSSFraction:       0.80,
@@ -61,6 +65,7 @@ var DefaultThresholds = Thresholds{
 	SwapRise:          64 << 20,
 	MajorFaultsPerSec: 10,
 	GuardFraction:     1.0,
+	StopAfter:         3,
 }
 
 // Level is one measured level as reported: the child's figures and what
@@ -97,7 +102,11 @@ type Level struct {
 	Stages        map[pipeline.Stage]StageResult `json:"stages,omitempty"`
 	Signals       []string                       `json:"pressure_signals"` // every signal that fired
 	Budget        *convert.BudgetStats           `json:"memory_budget,omitempty"`
-	Samples       []Sample                       `json:"-"`
+	// Admissible is how many inferences the engine could run at once:
+	// the inference workers, or fewer when the memory budget holds some
+	// back (0: not known).
+	Admissible int      `json:"admissible_workers,omitempty"`
+	Samples    []Sample `json:"-"`
 }
 
 // Measured reports whether the level produced a throughput to compare.

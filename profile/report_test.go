@@ -2,23 +2,15 @@ package profile
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
 	"image"
 	"image/png"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"animegan/convert"
-	"animegan/internal/ortest"
-	"animegan/model"
-	"animegan/model/builtin"
 )
 
 // recorded is a sweep as Run would return it, levels deliberately out of
@@ -195,55 +187,5 @@ func TestTable(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
-	}
-}
-
-// TestRunLevel runs one level in this process with the real ONNX Runtime
-// and the built-in model on two tiny photos.
-func TestRunLevel(t *testing.T) {
-	ortest.Init(t)
-	dir := t.TempDir()
-	var inputs []string
-	for i, name := range []string{"a.png", "b.jpg"} {
-		p := filepath.Join(dir, name)
-		writeTestPhoto(t, p, 48+8*i, 40)
-		inputs = append(inputs, p)
-	}
-	cfg := LevelConfig{
-		Jobs: convert.Jobs{Decode: 1, Infer: 2, Encode: 1}, Cores: 2,
-		Session: model.DefaultSessionOptions(2, 2), ModelName: "built-in", ORTLib: ortest.LibraryPath(),
-		MaxSide: 64, Quality: 90, MaxPixels: convert.DefaultMaxPixels, Inputs: inputs,
-		Window: 50 * time.Millisecond, MaxWindows: 4, Limit: time.Minute,
-	}
-	var events []string
-	res, err := RunLevel(context.Background(), cfg, builtin.Cartoon, func(e Event) { events = append(events, e.Type) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Images < 2 || res.Failed != 0 || len(res.Windows) < StableWindows || res.IPS <= 0 {
-		t.Fatalf("result %+v", res)
-	}
-	if res.Bottleneck == "" || res.Stages["infer"].Workers != 2 || res.LatencyP50 <= 0 || res.LatencyP95 < res.LatencyP50 {
-		t.Errorf("stages/latency %+v", res)
-	}
-	if events[0] != "warm" || events[len(events)-1] != "window" {
-		t.Errorf("events %v", events)
-	}
-	for _, w := range res.Windows {
-		if w.Images+w.Failed < cfg.Jobs.Infer {
-			t.Errorf("window %+v holds fewer images than workers", w)
-		}
-	}
-
-	// A photo that cannot be decoded fails every image: reported, not fatal.
-	bad := filepath.Join(dir, "bad.png")
-	os.WriteFile(bad, []byte("not a png"), 0o644)
-	cfg.Inputs = []string{bad}
-	res, err = RunLevel(context.Background(), cfg, builtin.Cartoon, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Images != 0 || res.Failed == 0 || res.FirstError == "" {
-		t.Errorf("bad photo: %+v", res)
 	}
 }

@@ -16,7 +16,6 @@ import (
 
 	"animegan/convert"
 	"animegan/internal/sysmem"
-	"animegan/model"
 )
 
 // Defaults the command and the docs share.
@@ -40,14 +39,21 @@ const (
 
 // Options is one sweep.
 type Options struct {
-	Levels         []int
-	Cores          int
-	Threads        int         // --threads; 0 = convert's rule
-	Level          LevelConfig // the template: Jobs and Session are set per level
-	MemLimit       uint64      // --mem-limit; 0 = the cgroup's limit or total RAM
+	Levels []int
+	// Convert is the convert run every level measures: its flags, model and
+	// cores (ApplyDefaults done). Jobs is set per level; ModelData stays in
+	// the parent (the child reads Level.ModelPath).
+	Convert convert.Options
+	// Level is the measurement's template: Inputs, ModelPath, Window,
+	// MaxWindows and Limit. Jobs, Engine, Format and the model's fields are
+	// set per level from Convert.
+	Level          LevelConfig
+	MemLimit       uint64 // --mem-limit; 0 = the cgroup's limit or total RAM
 	StopOnPressure bool
-	Interval       time.Duration
-	Thresholds     Thresholds
+	// Full runs every level: no end past the best (see EndOfSweep).
+	Full       bool
+	Interval   time.Duration
+	Thresholds Thresholds
 
 	// Child is how a level's process is started: Child[0] is the
 	// executable, the rest its arguments; it reads a LevelConfig as JSON
@@ -70,6 +76,7 @@ type Result struct {
 	Started     time.Time  `json:"started"`
 	Seconds     float64    `json:"seconds"`
 	Cores       int        `json:"cores"`
+	CPUModel    string     `json:"cpu_model"`
 	Memory      Memory     `json:"memory"`
 	Cgroup      string     `json:"cgroup"` // how --mem-limit was enforced, or why not
 	Settings    Settings   `json:"settings"`
@@ -78,6 +85,7 @@ type Result struct {
 	Levels      []Level    `json:"levels"`
 	StoppedAt   string     `json:"stopped,omitempty"` // why the sweep ended early
 	Interrupted bool       `json:"interrupted"`
+	Baseline    *Baseline  `json:"baseline,omitempty"` // the comparison with --baseline
 	Decision
 	Verdict []string `json:"verdict"`
 }
@@ -85,10 +93,15 @@ type Result struct {
 // Settings are the convert settings every level ran with.
 type Settings struct {
 	Model        string  `json:"model"`
+	ModelSHA256  string  `json:"model_sha256"`
 	MaxSide      int     `json:"max_size"`
 	KeepSize     bool    `json:"keep_size"`
 	Format       string  `json:"format"`
+	Quality      int     `json:"quality"`
+	Metadata     string  `json:"metadata,omitempty"` // --metadata keep|strip
+	Colour       string  `json:"color,omitempty"`    // --color srgb|input
 	Threads      int     `json:"threads"`
+	MemBudget    int64   `json:"mem_budget"` // --mem-budget: 0 convert's default, -1 off, else bytes
 	Photos       int     `json:"photos"`
 	WindowSecs   float64 `json:"window_s"`
 	LevelTimeout float64 `json:"level_timeout_s"`
@@ -105,18 +118,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	start := time.Now()
 	res := &Result{
-		Started: start, Cores: o.Cores, Thresholds: o.Thresholds, Sweep: o.Levels,
-		Settings: Settings{
-			Model: o.Level.ModelName, MaxSide: o.Level.MaxSide, KeepSize: o.Level.KeepSize,
-			Format: string(o.Level.Format), Threads: o.Threads, Photos: len(o.Level.Inputs),
-			WindowSecs: o.Level.Window.Seconds(), LevelTimeout: o.Level.Limit.Seconds(),
-			Encode: "in memory (io.Discard); file writes not measured",
-		},
-	}
-	if res.Settings.Format == "" {
-		res.Settings.Format = "keep"
+		Started: start, Cores: o.Convert.Cores, Thresholds: o.Thresholds, Sweep: o.Levels,
+		Settings: SettingsOf(o),
 	}
 	res.Memory = memoryFor(o.MemLimit)
+	res.CPUModel = CPUModel()
 	useCgroup := o.MemLimit > 0
 	if !useCgroup {
 		res.Cgroup = "not used (no --mem-limit)"
@@ -126,15 +132,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			res.Interrupted = true
 			break
 		}
-		jobs, err := convert.ParseJobs(strconv.Itoa(n), o.Cores)
+		cfg, err := levelConfig(o, n)
 		if err != nil {
 			return nil, err
-		}
-		cfg := o.Level
-		cfg.Jobs, cfg.Cores = jobs, o.Cores
-		cfg.Session = model.DefaultSessionOptions(jobs.Infer, o.Cores)
-		if o.Threads > 0 {
-			cfg.Session.IntraOpThreads = o.Threads
 		}
 		var cg *Cgroup
 		if useCgroup {
@@ -149,7 +149,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if o.Observer != nil {
 			o.Observer.LevelStart(i, len(o.Levels), n)
 		}
-		l := runLevel(ctx, o, cfg, cg, res.Memory)
+		l := superviseLevel(ctx, o, cfg, cg, res.Memory)
 		cg.Remove()
 		l.Jobs = n
 		l.Signals = Signals(&l, res.Memory, o.Thresholds)
@@ -161,8 +161,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			res.Interrupted = true
 			break
 		}
-		if len(l.Signals) > 0 && o.StopOnPressure && i < len(o.Levels)-1 {
+		if i == len(o.Levels)-1 {
+			break
+		}
+		if len(l.Signals) > 0 && o.StopOnPressure {
 			res.StoppedAt = fmt.Sprintf("memory pressure at -j %d (%s); further levels would only thrash (--stop-on-pressure=false goes on)", n, l.Signals[0])
+			break
+		}
+		if why := EndOfSweep(res.Levels, o.Thresholds); why != "" && !o.Full {
+			res.StoppedAt = why + "; --full runs every level"
 			break
 		}
 	}
@@ -173,6 +180,42 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	return res, nil
 }
+
+// levelConfig is level n of the sweep: convert's -j n, with the engine
+// settings convert itself derives for it.
+func levelConfig(o Options, n int) (LevelConfig, error) {
+	co := o.Convert
+	jobs, err := convert.ParseJobs(strconv.Itoa(n), co.Cores)
+	if err != nil {
+		return LevelConfig{}, err
+	}
+	co.Jobs = jobs
+	cfg := o.Level
+	cfg.Jobs, cfg.Engine, cfg.Format = jobs, co.EngineOptions(), co.Format
+	cfg.ModelName, cfg.Overrides, cfg.ORTLib = co.ModelName, co.Overrides, co.ORTLib
+	return cfg, nil
+}
+
+// SettingsOf are the settings a sweep with o reports.
+func SettingsOf(o Options) Settings {
+	s := Settings{
+		Model: o.Convert.ModelName, ModelSHA256: ModelSHA256(o.Convert.ModelData),
+		MaxSide: o.Convert.MaxSide, KeepSize: o.Convert.KeepSize, Format: string(o.Convert.Format),
+		Quality: o.Convert.Quality, Metadata: string(o.Convert.Metadata), Colour: string(o.Convert.Colour),
+		Threads: o.Convert.Threads, MemBudget: o.Convert.MemBudget,
+		Photos:     len(o.Level.Inputs),
+		WindowSecs: o.Level.Window.Seconds(), LevelTimeout: o.Level.Limit.Seconds(),
+		Encode: "in memory (io.Discard); file writes not measured",
+	}
+	if s.Format == "" {
+		s.Format = "keep"
+	}
+	return s
+}
+
+// MemoryLimit is the limit a sweep with --mem-limit limit judges pressure
+// against (0: the cgroup's limit, else total RAM).
+func MemoryLimit(limit uint64) uint64 { return memoryFor(limit).Limit }
 
 // memoryFor is what pressure is judged against: --mem-limit, else the
 // smallest limit on this process (its cgroup's or an ancestor's,
@@ -192,10 +235,11 @@ func memoryFor(limit uint64) Memory {
 	return m
 }
 
-// runLevel runs one child and turns what it said and what was sampled
-// into a Level. It never fails: a child that cannot run is a failed level.
-func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Memory) Level {
-	l := Level{Workers: cfg.Jobs, Session: cfg.Session.String(), PSISomeMax: -1, PSIFullMax: -1}
+// superviseLevel runs one level's child process (MeasureLevel), samples
+// it from outside, and turns what it said and what was sampled into a
+// Level. It never fails: a child that cannot run is a failed level.
+func superviseLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Memory) Level {
+	l := Level{Workers: cfg.Jobs, Session: cfg.Engine.Session.String(), PSISomeMax: -1, PSIFullMax: -1}
 	in, err := json.Marshal(cfg)
 	if err != nil {
 		l.Status, l.Error = StatusFailed, err.Error()
@@ -271,7 +315,7 @@ func runLevel(ctx context.Context, o Options, cfg LevelConfig, cg *Cgroup, m Mem
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
-		s := &Sampler{Pid: cmd.Process.Pid, Interval: o.Interval, Cores: o.Cores, Cgroup: cg, OnSample: guard}
+		s := &Sampler{Pid: cmd.Process.Pid, Interval: o.Interval, Cores: o.Convert.Cores, Cgroup: cg, OnSample: guard}
 		samples = s.Run(sctx)
 	}()
 	hard := time.AfterFunc(cfg.Limit+killGrace, func() { kill("timeout") })
@@ -385,7 +429,7 @@ func (l *Level) fill(r *LevelResult) {
 	l.Images, l.Failed = r.Images, r.Failed
 	l.LatencyP50, l.LatencyP95, l.LatencyMax = r.LatencyP50, r.LatencyP95, r.LatencyMax
 	l.WarmupSeconds, l.Bottleneck, l.Stages = r.WarmupSeconds, r.Bottleneck, r.Stages
-	l.Budget = r.Budget
+	l.Budget, l.Admissible = r.Budget, r.Admissible
 	if l.Error == "" && r.FirstError != "" {
 		l.Error = r.FirstError
 	}

@@ -5,7 +5,7 @@
 //
 // The parent side (Run) never touches ONNX Runtime: it spawns one child per
 // level, samples it with gopsutil and /proc, and reads the child's JSON
-// result. The child side (RunLevel) runs convert's Engine stages through
+// result. The child side (MeasureLevel) runs convert's Engine stages through
 // pipeline.Run and measures windows until they agree.
 package profile
 
@@ -90,4 +90,17 @@ func level(sweep, p string) (int, error) {
 		return 0, fmt.Errorf("--sweep %q: %q is not a worker count from 1 to %d", sweep, p, convert.MaxWorkers)
 	}
 	return n, nil
+}
+
+// ParseMemLimit reads --mem-limit: a size as convert.ParseSize reads it
+// (4GiB, 512MiB, 1.5G, a byte count), at least 64 MiB.
+func ParseMemLimit(s string) (uint64, error) {
+	n, err := convert.ParseSize(s)
+	switch {
+	case err != nil:
+		return 0, err
+	case n < 64<<20:
+		return 0, fmt.Errorf("%q: below 64 MiB no model runs", s)
+	}
+	return uint64(n), nil
 }

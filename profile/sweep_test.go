@@ -66,3 +66,27 @@ func FuzzParseSweep(f *testing.F) {
 		}
 	})
 }
+
+func TestParseMemLimit(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint64
+		bad  bool
+	}{
+		{in: "4GiB", want: 4 << 30},
+		{in: "512MiB", want: 512 << 20},
+		{in: "1.5G", want: 3 << 29},
+		{in: "2gb", want: 2 << 30},
+		{in: "1073741824", want: 1 << 30},
+		{in: "10MiB", bad: true},
+		{in: "4XB", bad: true},
+		{in: "", bad: true},
+		{in: "-1G", bad: true},
+	}
+	for _, tc := range tests {
+		got, err := ParseMemLimit(tc.in)
+		if (err != nil) != tc.bad || got != tc.want {
+			t.Errorf("ParseMemLimit(%q) = %d, %v", tc.in, got, err)
+		}
+	}
+}

@@ -67,10 +67,12 @@ func (f OutputFormat) Codec() imageio.Format {
 	return imageio.PNG
 }
 
-// outputFormatFor picks the output format for an input name. The decision
-// goes by extension so that it is known before any file is read: planning
-// the output names (and their collisions) must not wait for decoding.
-func outputFormatFor(name string, want OutputFormat) OutputFormat {
+// OutputFormatFor picks the output format for an input name: want, unless
+// it is FormatKeep, when JPEG stays JPEG and HEIC and AVIF become JPEG, everything else PNG.
+// The decision goes by extension so that it is known before any file is
+// read: planning the output names (and their collisions) must not wait for
+// decoding.
+func OutputFormatFor(name string, want OutputFormat) OutputFormat {
 	if want != FormatKeep {
 		return want
 	}
@@ -89,6 +91,9 @@ type Target struct {
 	Input
 	OutRel string // below the output directory, slash-separated
 	Format OutputFormat
+	// Renamed says why OutRel is not the plain mirror of Rel (a
+	// collision); "" when it is.
+	Renamed string
 }
 
 // planOutputs mirrors each input's relative path under the output directory
@@ -106,7 +111,7 @@ type Target struct {
 func planOutputs(inputs []Input, want OutputFormat) []Target {
 	targets := make([]Target, len(inputs))
 	for i, in := range inputs {
-		f := outputFormatFor(in.Rel, want)
+		f := OutputFormatFor(in.Rel, want)
 		targets[i] = Target{Input: in, OutRel: stem(in.Rel) + f.Ext(), Format: f}
 	}
 	slices.SortStableFunc(targets, func(a, b Target) int { return strings.Compare(a.Path, b.Path) })
@@ -129,18 +134,22 @@ func planOutputs(inputs []Input, want OutputFormat) []Target {
 		}
 		for _, i := range idx {
 			if i != keeper && !extMatches(targets[i]) {
+				targets[i].Renamed = fmt.Sprintf("%s is %s's", targets[i].OutRel, targets[keeper].Path)
 				targets[i].OutRel = targets[i].Rel + targets[i].Format.Ext()
 			}
 		}
 	}
 
-	taken := make(map[string]bool, len(targets))
+	taken := make(map[string]string, len(targets)) // lower-cased name → the input that has it
 	for i := range targets {
 		name := targets[i].OutRel
-		for n := 2; taken[strings.ToLower(name)]; n++ {
+		for n := 2; taken[strings.ToLower(name)] != ""; n++ {
+			if n == 2 {
+				targets[i].Renamed = fmt.Sprintf("%s is %s's", name, taken[strings.ToLower(name)])
+			}
 			name = fmt.Sprintf("%s~%d%s", stem(targets[i].OutRel), n, path.Ext(targets[i].OutRel))
 		}
-		taken[strings.ToLower(name)] = true
+		taken[strings.ToLower(name)] = targets[i].Path
 		targets[i].OutRel = name
 	}
 	return targets

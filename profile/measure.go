@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"iter"
-	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -27,28 +24,19 @@ const (
 )
 
 // LevelConfig is one level of a sweep, as the parent hands it to a child.
-// Everything that changes what convert does is here, so that the child
-// measures exactly what `animegan convert` with these flags would run.
+// Engine is what convert.Options.EngineOptions gives for the level's -j and
+// the sweep's flags, and Format convert's --format: the child runs
+// convert's own stages on that engine, so it measures exactly what
+// `animegan convert` with these flags would run.
 type LevelConfig struct {
-	Jobs      convert.Jobs         `json:"jobs"`
-	Cores     int                  `json:"cores"`
-	Session   model.SessionOptions `json:"session"`
-	ModelName string               `json:"model_name"`
-	ModelPath string               `json:"model_path"` // "" = the built-in model
-	Overrides model.Overrides      `json:"overrides"`
-	ORTLib    string               `json:"ort_lib"`
-	MaxSide   int                  `json:"max_side"`
-	KeepSize  bool                 `json:"keep_size"`
-	Format    convert.OutputFormat `json:"format"`
-	Quality   int                  `json:"quality"`
-	MaxPixels int64                `json:"max_pixels"`
-	Timeout   time.Duration        `json:"timeout"` // per-image inference timeout (--timeout)
-	// MemBudget is convert's --mem-budget (0: its default, <0: off), and
-	// AutoThreads whether threads follow what the budget admits (no
-	// --threads), as in convert.
-	MemBudget   int64    `json:"mem_budget"`
-	AutoThreads bool     `json:"auto_threads"`
-	Inputs      []string `json:"inputs"` // photos, cycled
+	Jobs      convert.Jobs          `json:"jobs"`
+	Engine    convert.EngineOptions `json:"engine"`
+	Format    convert.OutputFormat  `json:"format"`
+	ModelName string                `json:"model_name"`
+	ModelPath string                `json:"model_path"` // "" = the built-in model
+	Overrides model.Overrides       `json:"overrides"`
+	ORTLib    string                `json:"ort_lib"`
+	Inputs    []string              `json:"inputs"` // photos, cycled
 
 	Window     time.Duration `json:"window"`      // shortest measurement window
 	MaxWindows int           `json:"max_windows"` // give up on stability after this many
@@ -109,16 +97,19 @@ type LevelResult struct {
 	MaxRSSBytes int64 `json:"child_max_rss_bytes"`
 	// Budget is what convert's memory budget admitted (nil when off).
 	Budget *convert.BudgetStats `json:"memory_budget,omitempty"`
+	// Admissible is how many inferences the engine can run at once (its
+	// sessions): the inference workers, or fewer under the budget.
+	Admissible int `json:"admissible_workers"`
 }
 
-// RunLevel is the child's side of one level: it opens convert's Engine with
-// cfg's workers and session settings, warms it up (one image per inference
+// MeasureLevel is the child's side of one level: it opens convert's Engine
+// with cfg's settings, as convert does, warms it up (one image per inference
 // worker), then runs the pipeline over the cycled inputs, closing a window
 // whenever at least cfg.Window has passed and every worker could finish an
 // image (as many images as inference workers), until the last
 // StableWindows windows agree, cfg.MaxWindows were measured or cfg.Limit
 // ran out. emit receives progress; it runs on the pipeline's collector.
-func RunLevel(ctx context.Context, cfg LevelConfig, modelData []byte, emit func(Event)) (result *LevelResult, err error) {
+func MeasureLevel(ctx context.Context, cfg LevelConfig, modelData []byte, emit func(Event)) (result *LevelResult, err error) {
 	start := time.Now()
 	if emit == nil {
 		emit = func(Event) {}
@@ -138,12 +129,7 @@ func RunLevel(ctx context.Context, cfg LevelConfig, modelData []byte, emit func(
 	if err != nil {
 		return nil, err
 	}
-	// The same fields convert.Options.engineOptions fills.
-	eng, err := convert.NewEngine(spec, modelData, convert.EngineOptions{
-		MaxSide: cfg.MaxSide, KeepSize: cfg.KeepSize, MaxPixels: cfg.MaxPixels, Quality: cfg.Quality,
-		Timeout: cfg.Timeout, Workers: cfg.Jobs.Infer, Session: cfg.Session,
-		MemBudget: cfg.MemBudget, AutoThreads: cfg.AutoThreads, Cores: cfg.Cores,
-	})
+	eng, err := convert.OpenEngine(spec, modelData, cfg.Engine)
 	if err != nil {
 		return nil, err
 	}
@@ -159,11 +145,19 @@ func RunLevel(ctx context.Context, cfg LevelConfig, modelData []byte, emit func(
 	}
 
 	res := &LevelResult{
-		Jobs: cfg.Jobs, Session: cfg.Session.String(), IntraOpThreads: cfg.Session.IntraOpThreads,
-		Stages: map[pipeline.Stage]StageResult{},
+		Jobs: cfg.Jobs, Session: cfg.Engine.Session.String(), IntraOpThreads: cfg.Engine.Session.IntraOpThreads,
+		Stages: map[pipeline.Stage]StageResult{}, Admissible: eng.MaxSessions(),
 	}
 	pcfg := pipeline.Config{Decoders: cfg.Jobs.Decode, Inferers: cfg.Jobs.Infer, Encoders: cfg.Jobs.Encode}
-	st := stagesFor(eng, cfg.Format)
+	// convert's stages, encoding into io.Discard: the file write and fsync
+	// are left out of the measurement. The run is open-ended (Total 0), so
+	// no photo takes the last photo's wide session.
+	st := convert.Stages(eng, convert.StageHooks[string]{
+		Photo: func(path string) (string, convert.OutputFormat) {
+			return path, convert.OutputFormatFor(path, cfg.Format)
+		},
+		Store: func(_ string, encode func(io.Writer) error) error { return encode(io.Discard) },
+	})
 
 	// Warm-up: sessions are open; one image per inference worker lets ONNX
 	// Runtime plan its kernels and grow its arenas before anything counts.
@@ -261,51 +255,6 @@ func (r *LevelResult) noteFailure(p pipeline.Result[string]) {
 	if r.FirstError == "" {
 		r.FirstError = fmt.Sprintf("%s: %v", p.Item, p.Err)
 	}
-}
-
-// stagesFor wires the Engine's stages as convert does, encoding into
-// io.Discard: the file write and fsync are left out of the measurement.
-func stagesFor(eng *convert.Engine, want convert.OutputFormat) pipeline.Stages[string, *decoded, *inferred] {
-	return pipeline.Stages[string, *decoded, *inferred]{
-		Decode: func(_ context.Context, path string) (*decoded, error) {
-			f := formatFor(path, want)
-			d, err := eng.Decode(path, f.KeepsAlpha())
-			return &decoded{d, f}, err
-		},
-		Admit: func(ctx context.Context, d *decoded) (func(), error) {
-			return eng.Admit(ctx, d.Decoded)
-		},
-		Infer: func(ctx context.Context, d *decoded) (*inferred, error) {
-			img, err := eng.Infer(ctx, d.Decoded, convert.Steady)
-			return &inferred{img, d.format}, err
-		},
-		Encode: func(_ context.Context, in *inferred) error {
-			return eng.Encode(io.Discard, in.img, in.format)
-		},
-	}
-}
-
-type decoded struct {
-	*convert.Decoded
-	format convert.OutputFormat
-}
-
-type inferred struct {
-	img    *image.NRGBA
-	format convert.OutputFormat
-}
-
-// formatFor follows convert's rule: JPEG stays JPEG, everything else
-// becomes PNG, unless --format forces one.
-func formatFor(path string, want convert.OutputFormat) convert.OutputFormat {
-	if want != convert.FormatKeep {
-		return want
-	}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".jpg", ".jpeg", ".jpe", ".jfif":
-		return convert.FormatJPEG
-	}
-	return convert.FormatPNG
 }
 
 // cycle yields the photos round and round, n in all (n < 0: forever).

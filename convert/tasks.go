@@ -18,14 +18,16 @@ import (
 // rest (its followers) get a copy of its output.
 type task struct {
 	Target
-	size     int64
-	modTime  int64
-	sha256   string
-	settings string
+	size    int64
+	modTime int64
+	sha256  string
+	// fingerprint of the model and settings its output depends on.
+	fingerprint string
 
 	followers []*task
 	copyErrs  []error  // per follower, set by the encode stage
 	upToDate  bool     // the manifest says its output is current
+	why       string   // why it is skipped or converted, for --dry-run and logs
 	source    string   // for a copy-only task: an up-to-date identical output
 	reported  bool     // the pipeline has given its result
 	warnings  []string // problems that did not fail it, reported when it is done
@@ -36,7 +38,8 @@ type plan struct {
 	leaders  []*task // to convert
 	copies   []*task // copy-only: an identical input's output is already done
 	skipped  int
-	todo     int // leaders + followers + copies
+	upToDate []*task // the skipped
+	todo     int     // leaders + followers + copies
 	failures []Failure
 }
 
@@ -59,7 +62,11 @@ func (j *job) plan(ctx context.Context, targets []Target) plan {
 	g.Wait()
 
 	var p plan
-	done := make(map[string]*task) // content hash → an up-to-date output
+	// Identical inputs share an output only when it is made the same way
+	// (same settings, which include the output format): a photo.jpg and
+	// its copy saved as photo.png must not get the JPEG's bytes.
+	key := func(t *task) string { return t.sha256 + "|" + t.fingerprint }
+	done := make(map[string]*task) // key → an up-to-date output
 	var pending []*task
 	for i, t := range tasks {
 		switch {
@@ -67,7 +74,8 @@ func (j *job) plan(ctx context.Context, targets []Target) plan {
 			p.failures = append(p.failures, Failure{Input: t.Path, Err: errs[i]})
 		case t.upToDate:
 			p.skipped++
-			done[t.sha256] = t
+			p.upToDate = append(p.upToDate, t)
+			done[key(t)] = t
 		default:
 			pending = append(pending, t)
 		}
@@ -75,16 +83,18 @@ func (j *job) plan(ctx context.Context, targets []Target) plan {
 	leaders := make(map[string]*task)
 	for _, t := range pending {
 		p.todo++
-		if src, ok := done[t.sha256]; ok {
+		if src, ok := done[key(t)]; ok {
 			t.source = j.outPath(&src.Target)
+			t.why = "identical to " + src.Path + ", whose output is up to date"
 			p.copies = append(p.copies, t)
 			continue
 		}
-		if l, ok := leaders[t.sha256]; ok {
+		if l, ok := leaders[key(t)]; ok {
+			t.why = "identical to " + l.Path + ", converted once"
 			l.followers = append(l.followers, t)
 			continue
 		}
-		leaders[t.sha256] = t
+		leaders[key(t)] = t
 		p.leaders = append(p.leaders, t)
 	}
 	return p
@@ -101,18 +111,29 @@ func (j *job) identify(t *task) error {
 		return fmt.Errorf("is a directory, not an image")
 	}
 	t.size, t.modTime = info.Size(), info.ModTime().UnixNano()
-	t.settings = j.settings[t.Format]
+	t.fingerprint = j.fingerprints[t.Format]
 	rec, ok := j.manifest.Lookup(t.OutRel)
-	if ok && !j.opts.Overwrite && rec.Settings == t.settings && rec.Input == t.Path &&
+	if ok && !j.opts.Overwrite && rec.Fingerprint == t.fingerprint && rec.Input == t.Path &&
 		rec.Size == t.size && rec.ModTime == t.modTime && j.outputIntact(t, rec) {
-		t.sha256, t.upToDate = rec.SHA256, true
+		t.sha256, t.upToDate, t.why = rec.SHA256, true, "up to date"
 		return nil
 	}
 	if t.sha256, err = hashFile(t.Path); err != nil {
 		return err
 	}
-	if ok && !j.opts.Overwrite && rec.Settings == t.settings && rec.SHA256 == t.sha256 && j.outputIntact(t, rec) {
-		t.upToDate = true // touched or moved, same content
+	switch {
+	case !ok:
+		t.why = "no earlier output"
+	case j.opts.Overwrite:
+		t.why = "--overwrite"
+	case rec.Fingerprint != t.fingerprint:
+		t.why = "made with another model or settings"
+	case rec.SHA256 != t.sha256:
+		t.why = "input changed"
+	case !j.outputIntact(t, rec):
+		t.why = "output missing or altered"
+	default:
+		t.upToDate, t.why = true, "up to date (same content, touched or moved)"
 	}
 	return nil
 }
@@ -143,7 +164,7 @@ func (j *job) record(t *task, path string) error {
 	}
 	return j.manifest.Add(Record{
 		Output: t.OutRel, Input: t.Path, Size: t.size, ModTime: t.modTime,
-		SHA256: t.sha256, Settings: t.settings, OutputSize: info.Size(),
+		SHA256: t.sha256, Fingerprint: t.fingerprint, OutputSize: info.Size(),
 	})
 }
 
@@ -186,7 +207,7 @@ func (j *job) finishCopies(t *task) {
 		}
 		j.sum.Converted++
 		j.sum.Duplicates++
-		j.reporter.Converted(t.Target, true, "")
+		j.reporter.Converted(t.Target, true, Timings{})
 		return
 	}
 	for i, f := range t.followers {
@@ -196,6 +217,6 @@ func (j *job) finishCopies(t *task) {
 		}
 		j.sum.Converted++
 		j.sum.Duplicates++
-		j.reporter.Converted(f.Target, true, "")
+		j.reporter.Converted(f.Target, true, Timings{})
 	}
 }

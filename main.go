@@ -136,28 +136,24 @@ func signalContext(stderr io.Writer) (context.Context, func(), func() os.Signal)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	got := make(chan os.Signal, 1)
 	go func() {
-		sig, ok := <-sigs
-		if !ok {
-			return
-		}
+		sig := <-sigs
 		got <- sig
 		fmt.Fprintf(stderr, "\n%s: stopping; finished outputs are kept (again to quit at once)\n", sig)
 		cancel()
-		if sig, ok := <-sigs; ok {
-			code := exitSIGINT
-			if sig == syscall.SIGTERM {
-				code = exitSIGTERM
-			}
-			atomicfile.Abandon()
-			fmt.Fprintf(stderr, "%s: quitting now; unfinished outputs deleted\n", sig)
-			os.Exit(code)
+		sig = <-sigs
+		code := exitSIGINT
+		if sig == syscall.SIGTERM {
+			code = exitSIGTERM
 		}
+		atomicfile.Abandon()
+		fmt.Fprintf(stderr, "%s: quitting now; unfinished outputs deleted\n", sig)
+		os.Exit(code)
 	}()
-	stop := func() {
-		signal.Stop(sigs)
-		close(sigs)
-		cancel()
-	}
+	// stop leaves the handler installed: the process exits right after,
+	// and restoring the default action would let a signal arriving in
+	// that window kill it by the signal (no exit status 130/143) after
+	// its summary was already printed.
+	stop := cancel
 	interrupted := func() os.Signal {
 		select {
 		case s := <-got:

@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"animegan/atomicfile"
+	"animegan/internal/testhook"
 )
 
 // Exit statuses. Scripts depend on them: never renumber.
@@ -32,7 +33,9 @@ const (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	code := run(os.Args, os.Stdout, os.Stderr)
+	testhook.At(testhook.Exiting)
+	os.Exit(code)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

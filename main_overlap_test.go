@@ -6,11 +6,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 
 	"animegan/atomicfile"
 	"animegan/internal/ortest"
 	"animegan/internal/testhook"
+	"animegan/modelgen"
 )
 
 // Overlapping runs on one output folder: two real processes whose steps are
@@ -227,4 +230,29 @@ func TestOverlapTempFiles(t *testing.T) {
 		t.Fatalf("re-run of A: exit %d, %+v, want the killed output made and the rest skipped\n%s", again.code, s, again.stderr)
 	}
 	wantJournal(t, out, append(names("a", 3), names("b", 3)...), in1, in2)
+}
+
+// TestSignalsWhileExiting: a process that has finished its run and printed
+// its summary, held just before it exits, still answers signals as the
+// documented statuses say: two SIGTERMs exit 143. (With the default action
+// restored at the end of the run, the first SIGTERM killed it by the
+// signal, a status no script can read as "terminated"; a CI run met it.)
+func TestSignalsWhileExiting(t *testing.T) {
+	in := overlapInputs(t, "x", 2, 7)
+	model := writeModel(t, t.TempDir(), modelgen.FixtureSpec{Kind: modelgen.SwapInvert, Layout: modelgen.NHWC})
+	out := filepath.Join(t.TempDir(), "out")
+	p := startHeld(t, "A", []string{testhook.Exiting}, "convert", in, "-o", out, "-m", model, "--json")
+	p.waitAt(t, testhook.Exiting)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if !waitFor(func() bool { return strings.Contains(p.stderr.String(), "stopping") }, p.exited) {
+		t.Fatalf("no notice of the first signal\n%s", p.stderr)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.exited
+	if code := exitCodeOf(t, p.err); code != exitSIGTERM {
+		t.Fatalf("exit %d, want %d\n%s", code, exitSIGTERM, p.stderr)
+	}
+	if s := parseSummary(t, p.stdout.String()); s.Converted != 2 || s.Failed != 0 {
+		t.Fatalf("summary %+v, want 2 converted", s)
+	}
 }

@@ -33,6 +33,9 @@ const (
 	JournalLockWait = "journal-lock-wait"
 	// CleanedUp: start-up removal of stale temporary files is done.
 	CleanedUp = "cleaned-up"
+	// Exiting: the command has finished and printed its summary; the
+	// process is about to exit with its status.
+	Exiting = "exiting"
 )
 
 // At marks point as reached and waits while it is held.

@@ -21,20 +21,9 @@ type Probe struct {
 // NewProbe makes a session over data (spec's model with the tensors in
 // names exposed as extra outputs).
 func NewProbe(spec *Spec, data []byte, names []string, opts SessionOptions) (*Probe, error) {
-	if _, err := Load(""); err != nil {
+	s, err := newORTSession(spec, data, names, opts)
+	if err != nil {
 		return nil, err
-	}
-	so, err := ort.NewSessionOptions()
-	if err != nil {
-		return nil, fmt.Errorf("session options: %w", err)
-	}
-	defer so.Destroy()
-	if err := applyOptions(so, opts); err != nil {
-		return nil, fmt.Errorf("model %s: session options: %w", spec.Name, err)
-	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, []string{spec.Input.Name}, names, so)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: creating session: %w", spec.Name, err)
 	}
 	return &Probe{spec: spec, ort: s, names: names}, nil
 }

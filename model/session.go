@@ -61,6 +61,16 @@ type Session struct {
 // This is where ONNX Runtime first reads the model: a graph it rejects
 // fails here, naming the model.
 func NewSession(spec *Spec, data []byte, opts SessionOptions) (*Session, error) {
+	s, err := newORTSession(spec, data, []string{spec.Output.Name}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{spec: spec, ort: s, opts: opts}, nil
+}
+
+// newORTSession makes the ONNX Runtime session behind a Session or a Probe:
+// the model's input, the outputs named, and opts.
+func newORTSession(spec *Spec, data []byte, outputs []string, opts SessionOptions) (*ort.DynamicAdvancedSession, error) {
 	// Inspect, which no longer touches ONNX Runtime, used to load it for
 	// every caller; a caller that did not Load gets the same search here.
 	if _, err := Load(""); err != nil {
@@ -74,12 +84,11 @@ func NewSession(spec *Spec, data []byte, opts SessionOptions) (*Session, error) 
 	if err := applyOptions(so, opts); err != nil {
 		return nil, fmt.Errorf("model %s: session options: %w", spec.Name, err)
 	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data,
-		[]string{spec.Input.Name}, []string{spec.Output.Name}, so)
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, []string{spec.Input.Name}, outputs, so)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: creating session: %w", spec.Name, err)
 	}
-	return &Session{spec: spec, ort: s, opts: opts}, nil
+	return s, nil
 }
 
 // Options are the settings the session was made with.

@@ -162,34 +162,14 @@ var iccPrefix = []byte("ICC_PROFILE\x00")
 // ("ICC_PROFILE\0", sequence number, count, data), which all precede the
 // frame header. b is the prefix Probe read.
 func jpegICC(b []byte) profileSource {
-	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 {
-		return profileSource{}
-	}
 	var chunks [][]byte
 	count := 0
-	for i := 2; i+4 <= len(b); {
-		if b[i] != 0xFF {
-			break
+	for seg, err := range jpegSegments(b) {
+		if err != nil || seg.Marker == markerSOS || isFrameHeader(seg.Marker) {
+			break // no APP2 can follow a frame header
 		}
-		m := b[i+1]
-		if m == 0xFF {
-			i++
-			continue
-		}
-		if m == 0x01 || (m >= 0xD0 && m <= 0xD7) {
-			i += 2
-			continue
-		}
-		if m == 0xDA || m == 0xD9 || (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
-			break // scan, end, or a frame header: no APP2 can follow
-		}
-		n := int(b[i+2])<<8 | int(b[i+3])
-		end := i + 2 + n
-		if n < 2 || end > len(b) {
-			break
-		}
-		if seg := b[i+4 : end]; m == 0xE2 && bytes.HasPrefix(seg, iccPrefix) && len(seg) >= len(iccPrefix)+2 {
-			seq, cnt := int(seg[len(iccPrefix)]), int(seg[len(iccPrefix)+1])
+		if p := seg.Payload; seg.Marker == 0xE2 && bytes.HasPrefix(p, iccPrefix) && len(p) >= len(iccPrefix)+2 {
+			seq, cnt := int(p[len(iccPrefix)]), int(p[len(iccPrefix)+1])
 			if cnt == 0 || seq == 0 || seq > cnt || (count != 0 && cnt != count) {
 				return profileSource{err: errors.New("ICC_PROFILE segments are misnumbered")}
 			}
@@ -197,9 +177,8 @@ func jpegICC(b []byte) profileSource {
 				count = cnt
 				chunks = make([][]byte, cnt)
 			}
-			chunks[seq-1] = seg[len(iccPrefix)+2:]
+			chunks[seq-1] = p[len(iccPrefix)+2:]
 		}
-		i = end
 	}
 	if chunks == nil {
 		return profileSource{}

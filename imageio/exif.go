@@ -62,40 +62,16 @@ func exifOrientation(t []byte) int {
 
 var exifHeader = []byte("Exif\x00\x00")
 
-// jpegOrientation walks the markers of a JPEG prefix up to the first frame or
-// scan header and returns the orientation of the first EXIF APP1 segment.
+// jpegOrientation walks the segments of a JPEG prefix up to the first scan
+// and returns the orientation of the first EXIF APP1 segment.
 func jpegOrientation(b []byte) int {
-	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 {
-		return 1
-	}
-	i := 2
-	for i+4 <= len(b) {
-		if b[i] != 0xFF {
-			return 1
+	for seg, err := range jpegSegments(b) {
+		if err != nil || seg.Marker == markerSOS {
+			break
 		}
-		m := b[i+1]
-		switch {
-		case m == 0xFF: // fill byte
-			i++
-			continue
-		case m == 0x01 || (m >= 0xD0 && m <= 0xD7): // markers without a length
-			i += 2
-			continue
-		case m == 0xDA || m == 0xD9: // start of scan / end of image
-			return 1
+		if seg.Marker == 0xE1 && bytes.HasPrefix(seg.Payload, exifHeader) {
+			return exifOrientation(seg.Payload[len(exifHeader):])
 		}
-		n := int(b[i+2])<<8 | int(b[i+3])
-		if n < 2 {
-			return 1
-		}
-		end := i + 2 + n
-		if m == 0xE1 && end <= len(b) {
-			seg := b[i+4 : end]
-			if bytes.HasPrefix(seg, exifHeader) {
-				return exifOrientation(seg[len(exifHeader):])
-			}
-		}
-		i = end
 	}
 	return 1
 }

@@ -1,7 +1,5 @@
 package imageio
 
-import "encoding/binary"
-
 // withoutUnusedScans returns a progressive JPEG without the scans a decode
 // at 1/8 scale has no use for, or ok false when there are none (a baseline
 // file, or anything this parser does not expect: the caller then decodes
@@ -33,66 +31,55 @@ func withoutUnusedScans(data []byte) (out []byte, ok bool) {
 	out = make([]byte, 0, len(data))
 	out = append(out, 0xFF, 0xD8)
 	dropped := false
-	i := 2
-	for {
-		// A marker, possibly after fill bytes.
-		if i >= len(data) || data[i] != 0xFF {
-			return nil, false
-		}
-		for i+1 < len(data) && data[i+1] == 0xFF {
-			i++
-		}
-		if i+1 >= len(data) {
-			return nil, false
-		}
-		marker := data[i+1]
-		if marker == 0xD9 { // EOI
-			out = append(out, 0xFF, 0xD9)
-			return out, dropped
-		}
-		if i+4 > len(data) {
-			return nil, false
-		}
-		end := i + 2 + int(binary.BigEndian.Uint16(data[i+2:]))
-		if end > len(data) || end < i+4 {
-			return nil, false
-		}
-		seg := data[i:end]
-		switch {
-		case marker == 0xC2: // progressive Huffman frame
-			if len(seg) < 10 || len(seg) < 10+3*int(seg[9]) {
+	// The segments up to a scan's header, then again from where its
+	// entropy-coded data ends, until EOI.
+	for at := 2; ; {
+		next := -1
+		for seg, err := range jpegSegmentsAt(data, at) {
+			if err != nil {
 				return nil, false
 			}
-			for k := range int(seg[9]) {
-				c := seg[10+3*k:]
-				comp := component{id: c[0], h: c[1] >> 4, v: c[1] & 15}
-				comps = append(comps, comp)
-				maxH, maxV = max(maxH, comp.h), max(maxV, comp.v)
+			switch m, p := seg.Marker, seg.Payload; {
+			case m == markerEOI:
+				return append(out, 0xFF, markerEOI), dropped
+			case p == nil:
+				return nil, false // TEM, RST or SOI: not expected between segments
+			case m == 0xC2: // progressive Huffman frame
+				if len(p) < 6 || len(p) < 6+3*int(p[5]) {
+					return nil, false
+				}
+				for k := range int(p[5]) {
+					c := p[6+3*k:]
+					comp := component{id: c[0], h: c[1] >> 4, v: c[1] & 15}
+					comps = append(comps, comp)
+					maxH, maxV = max(maxH, comp.h), max(maxV, comp.v)
+				}
+			case isFrameHeader(m):
+				return nil, false // any other frame type: nothing to drop
+			case m == markerSOS: // then entropy-coded data to the next marker
+				if comps == nil || len(p) < 2 || len(p) < 1+2*int(p[0])+3 {
+					return nil, false
+				}
+				ns := int(p[0])
+				ss := p[1+2*ns]
+				scanEnd, ok := entropyEnd(data, seg.End)
+				if !ok {
+					return nil, false
+				}
+				if ns == 1 && ss > 0 && full(p[1]) {
+					dropped = true
+				} else {
+					out = append(out, data[seg.Start:scanEnd]...)
+				}
+				next = scanEnd
+				continue
 			}
-		case marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC:
-			return nil, false // any other frame type: nothing to drop
-		case marker == 0xDA: // start of scan, then entropy-coded data to the next marker
-			if comps == nil || len(seg) < 6 || len(seg) < 5+2*int(seg[4])+3 {
-				return nil, false
-			}
-			ns := int(seg[4])
-			ss := seg[5+2*ns]
-			scanEnd, ok := entropyEnd(data, end)
-			if !ok {
-				return nil, false
-			}
-			if ns == 1 && ss > 0 && full(seg[5]) {
-				dropped = true
-			} else {
-				out = append(out, data[i:scanEnd]...)
-			}
-			i = scanEnd
-			continue
-		case marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8):
-			return nil, false // no length field: not expected between segments
+			out = append(out, data[seg.Start:seg.End]...)
 		}
-		out = append(out, seg...)
-		i = end
+		if next < 0 {
+			return nil, false
+		}
+		at = next
 	}
 }
 

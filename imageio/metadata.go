@@ -102,41 +102,20 @@ func (r rawMeta) parse() (*Metadata, []string) {
 func jpegMeta(b []byte) rawMeta {
 	var r rawMeta
 	var irb []byte
-	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 {
-		return r
-	}
-	for i := 2; i+4 <= len(b); {
-		if b[i] != 0xFF {
+	for seg, err := range jpegSegments(b) {
+		if err != nil || seg.Marker == markerSOS {
 			break
 		}
-		m := b[i+1]
-		if m == 0xFF {
-			i++
-			continue
-		}
-		if m == 0x01 || (m >= 0xD0 && m <= 0xD7) {
-			i += 2
-			continue
-		}
-		if m == 0xDA || m == 0xD9 {
-			break
-		}
-		n := int(b[i+2])<<8 | int(b[i+3])
-		end := i + 2 + n
-		if n < 2 || end > len(b) {
-			break
-		}
-		seg := b[i+4 : end]
+		p := seg.Payload
 		switch {
-		case m == 0xE1 && r.exif == nil && bytes.HasPrefix(seg, exifHeader):
-			r.exif = seg[len(exifHeader):]
-		case m == 0xE1 && r.xmp == nil && bytes.HasPrefix(seg, jpegXMPHeader):
-			r.xmp = seg[len(jpegXMPHeader):]
-		case m == 0xED && bytes.HasPrefix(seg, jpegPSHeader):
+		case seg.Marker == 0xE1 && r.exif == nil && bytes.HasPrefix(p, exifHeader):
+			r.exif = p[len(exifHeader):]
+		case seg.Marker == 0xE1 && r.xmp == nil && bytes.HasPrefix(p, jpegXMPHeader):
+			r.xmp = p[len(jpegXMPHeader):]
+		case seg.Marker == 0xED && bytes.HasPrefix(p, jpegPSHeader):
 			// A resource block over 64 KiB continues in the next APP13.
-			irb = append(irb, seg[len(jpegPSHeader):]...)
+			irb = append(irb, p[len(jpegPSHeader):]...)
 		}
-		i = end
 	}
 	r.iptc = irbResource(irb, 0x0404)
 	return r

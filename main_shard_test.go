@@ -507,7 +507,8 @@ func readJob(t *testing.T, path string) (k8sJob, k8sContainer, string) {
 }
 
 // cliCall finds the line of script that runs `animegan SUBCOMMAND` and
-// splits it into positional arguments and flags (value or "" for a bool).
+// splits it into positional arguments and flags (value or "" for a bool;
+// --flag=value too).
 func cliCall(t *testing.T, script, sub string) (pos []string, flags map[string]string) {
 	t.Helper()
 	withValue := map[string]bool{"-o": true, "--output": true, "-j": true, "--jobs": true, "--threads": true,
@@ -532,6 +533,9 @@ func cliCall(t *testing.T, script, sub string) (pos []string, flags map[string]s
 			case withValue[f] && j+1 < len(fields):
 				flags[f] = strings.Trim(fields[j+1], `"'`)
 				j++
+			case strings.HasPrefix(f, "--") && strings.Contains(f, "="): // --json="$summary"
+				k, v, _ := strings.Cut(f, "=")
+				flags[k] = strings.Trim(v, `"'`)
 			case strings.HasPrefix(f, "-"):
 				flags[f] = ""
 			default:
@@ -636,9 +640,13 @@ func TestDeployKubernetesJob(t *testing.T) {
 
 	// The report Job, after them; then again with one summary gone.
 	_, _, rscript := readJob(t, "deploy/kubernetes/report.yaml")
-	rpos, _ := cliCall(t, rscript, "report")
+	rpos, rflags := cliCall(t, rscript, "report")
 	if len(rpos) != 1 || !strings.Contains(rpos[0], "*") {
 		t.Fatalf("report call %q: want one glob of the summaries", rpos)
+	}
+	merged := rflags["--json"]
+	if merged == "" || merged == "-" {
+		t.Fatalf("report flags %v: want --json=FILE, the merged summary on the volume", rflags)
 	}
 	runReport := func() result {
 		cmd := exec.Command("sh", "-c", rebase(rscript))
@@ -647,6 +655,12 @@ func TestDeployKubernetesJob(t *testing.T) {
 	}
 	if r := runReport(); r.code != 0 || !strings.Contains(r.stderr, "complete") {
 		t.Fatalf("report job: exit %d\n%s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(rebase(merged))
+	must(t, err)
+	var m convert.Merged
+	if err := json.Unmarshal(data, &m); err != nil || m.Converted != len(rels) {
+		t.Fatalf("%s: %+v (%v), want %d converted", merged, m, err, len(rels))
 	}
 	must(t, os.Remove(sums[shards-1]))
 	if r := runReport(); r.code != 1 || !strings.Contains(r.stderr, fmt.Sprintf("missing summaries for shards [%d]", shards-1)) {
@@ -786,5 +800,98 @@ func TestDeployDockerLayout(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(ortest.ModuleRoot(), ".dockerignore")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestDeployDockerRuntimeLibraries: every shared library the binary links
+// is, in the Dockerfile's runtime image, in a package that the runtime
+// stage's apt-get install names, in one of their dependencies, or in the
+// Debian base image (glibc, libgcc, libstdc++, zlib). A C library added to
+// the build without its runtime package fails here, not at the image's
+// first start. It asks this machine's dpkg, so it needs a Debian-like
+// system with the libraries installed from packages (the image's release).
+func TestDeployDockerRuntimeLibraries(t *testing.T) {
+	for _, tool := range []string{"ldd", "dpkg", "dpkg-query"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s: the binary's libraries cannot be traced to Debian packages here", tool)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(ortest.ModuleRoot(), "Dockerfile"))
+	must(t, err)
+	text := strings.ReplaceAll(string(data), "\\\n", " ")
+	final := text[strings.LastIndex(text, "\nFROM "):]
+	_, install, ok := strings.Cut(final, "apt-get install")
+	if !ok {
+		t.Fatal("the Dockerfile's runtime stage installs no packages")
+	}
+	install, _, _ = strings.Cut(install, "&&")
+	var named []string
+	for _, f := range strings.Fields(install) {
+		if !strings.HasPrefix(f, "-") {
+			named = append(named, f)
+		}
+	}
+	// What apt installs with them: their Depends and Pre-Depends, all the
+	// way down, as this machine's dpkg records them.
+	closure := func(roots ...string) map[string]bool {
+		seen := map[string]bool{}
+		for todo := roots; len(todo) > 0; {
+			p := todo[len(todo)-1]
+			todo = todo[:len(todo)-1]
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			out, err := exec.Command("dpkg-query", "-W", "-f", "${Depends}, ${Pre-Depends}", p).Output()
+			if err != nil {
+				continue // an alternative not installed here
+			}
+			for _, dep := range strings.FieldsFunc(string(out), func(r rune) bool { return r == ',' || r == '|' }) {
+				if name, _, _ := strings.Cut(strings.TrimSpace(dep), " "); name != "" {
+					todo = append(todo, strings.TrimSuffix(name, ":any"))
+				}
+			}
+		}
+		return seen
+	}
+	have := closure(append([]string{"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}, named...)...)
+
+	out, err := exec.Command("ldd", binary).Output()
+	must(t, err)
+	checked := 0
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		path := ""
+		for _, f := range fields {
+			if strings.HasPrefix(f, "/") {
+				path = f
+				break
+			}
+		}
+		if path == "" {
+			continue // linux-vdso
+		}
+		owners, err := exec.Command("dpkg", "-S", "*/"+filepath.Base(path)).Output()
+		if err != nil {
+			t.Errorf("%s (%s) belongs to no Debian package here: the image cannot install it", filepath.Base(path), path)
+			continue
+		}
+		var pkgs []string
+		for l := range strings.Lines(string(owners)) {
+			list, _, _ := strings.Cut(l, ": /")
+			for _, p := range strings.Split(list, ", ") {
+				pkgs = append(pkgs, strings.Split(p, ":")[0])
+			}
+		}
+		if !slices.ContainsFunc(pkgs, func(p string) bool { return have[p] }) {
+			t.Errorf("%s is in %v, which the runtime stage does not install (it installs %v)", filepath.Base(path), pkgs, named)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatalf("ldd listed no libraries:\n%s", out)
+	}
+	if !t.Failed() {
+		t.Logf("%d libraries, all from %v or the base image", checked, named)
 	}
 }

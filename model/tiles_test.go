@@ -6,8 +6,6 @@ import (
 	"image"
 	"image/color"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"golang.org/x/image/draw"
@@ -291,13 +289,6 @@ func gapModel(t *testing.T) []byte {
 func TestThumbnailStatistics(t *testing.T) {
 	ortest.Init(t)
 	data := gen(t, func() ([]byte, error) { return modelgen.AnimeGANv2(modelgen.NCHW, 7) })
-	if p := filepath.Join(ortest.ModuleRoot(), "..", "..", "shared", "models", "animeganv2-arch-trained-nchw.onnx"); os.Getenv("ANIMEGAN_TRAINED") != "" {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Skipf("trained model: %v", err)
-		}
-		data = b
-	}
 	spec, tl := tilerOf(t, "animeganv2", data)
 	ctx := context.Background()
 	ss, err := tl.NewStatsSession(oneThread)

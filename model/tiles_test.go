@@ -6,6 +6,8 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/image/draw"
@@ -126,6 +128,22 @@ func TestTileModelWholeImage(t *testing.T) {
 		// output values move, by 1.3e-3 on average, measured); a wrong
 		// statistic moves them by tenths.
 		{"animeganv2 int8", int8Model(t, v2), 24, "GroupNorm(1) as InstanceNormalization", 0.2, 5e-3},
+	}
+	// The real PyTorch exports, on developers' machines.
+	for _, name := range []string{"animeganv2-arch-nhwc.onnx", "animeganv2-arch-trained-nchw.onnx"} {
+		for _, up := range []string{"../..", "../../.."} {
+			if b, err := os.ReadFile(filepath.Join(up, "shared", "models", name)); err == nil {
+				cases = append(cases, struct {
+					name    string
+					data    []byte
+					norms   int
+					pattern string
+					tol     float64
+					meanTol float64
+				}{"shared " + name, b, 24, "GroupNorm(1) as InstanceNormalization", 1e-4, 1e-5})
+				break
+			}
+		}
 	}
 	img := scene(64, 48)
 	ctx := context.Background()

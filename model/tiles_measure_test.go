@@ -127,7 +127,7 @@ func TestMeasureTiling(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, tile := range []int{256, 512} {
-			for _, ov := range []int{0, 16, 32, 48, 64, 96} {
+			for _, ov := range []int{0, 8, 16, 32, 48, 64, 96} {
 				out := feathered(t, ts, img, tile, ov, thumb)
 				fmt.Printf("%s: %d px tiles, overlap %2d px: PSNR %.1f dB from untiled\n", name, tile, ov, psnr(untiled, out))
 			}
@@ -140,7 +140,7 @@ func TestMeasureTiling(t *testing.T) {
 
 func abs(x int) int { return max(x, -x) }
 
-// feathered tiles img with at least ov px of overlap, weights falling
+// feathered tiles img with ov px of overlap (more before the last tile), weights falling
 // linearly to zero across each overlap (summing to one), as the tiling
 // package's Blender does.
 func feathered(t *testing.T, ts *model.TileSession, img *image.NRGBA, tile, ov int, st *model.Stats) *image.NRGBA {
@@ -149,13 +149,16 @@ func feathered(t *testing.T, ts *model.TileSession, img *image.NRGBA, tile, ov i
 		if n <= tile {
 			return []int{0}
 		}
-		k := int(math.Ceil(float64(n-ov) / float64(tile-ov))) // tiles needed
-		k = max(k, 2)
-		out := make([]int, k)
-		for i := range out {
-			out[i] = i * (n - tile) / (k - 1)
+		// steps of tile-ov; the last tile shifted inwards to end at the
+		// edge (as tiling.NewGrid places them)
+		var out []int
+		for x := 0; ; x += tile - ov {
+			if x+tile >= n {
+				out = append(out, n-tile)
+				return out
+			}
+			out = append(out, x)
 		}
-		return out
 	}
 	xs, ys := pos(w), pos(h)
 	acc := make([]float64, 3*w*h)

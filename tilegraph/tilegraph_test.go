@@ -100,7 +100,13 @@ func TestAnalyze(t *testing.T) {
 		}), tilegraph.Refused, `ReduceMax node "peak" reduces over the image's height and width`, 0, 0},
 		{"layer normalization op", net(t, false, func(g *onnxgraph.Graph, x string) string {
 			return named(g, "ln", g.Op("LayerNormalization", []string{x, g.Floats([]int64{1}, 1)}, onnxgraph.Int("axis", 1)))
-		}), tilegraph.Refused, `LayerNormalization node "ln" normalises over the image's height`, 0, 0},
+		}), tilegraph.Thumbnail, "", 1, 0},
+		{"layer normalization over channels nhwc", net(t, true, func(g *onnxgraph.Graph, x string) string {
+			return g.Op("LayerNormalization", []string{x, g.Floats([]int64{3}, 1, 1, 1)}, onnxgraph.Int("axis", -1))
+		}), tilegraph.Exact, "", 0, 0},
+		{"group normalization in groups", net(t, false, func(g *onnxgraph.Graph, x string) string {
+			return named(g, "gn3", g.Op("GroupNormalization", []string{x, g.Floats([]int64{3}, 1, 1, 1), g.Floats([]int64{3}, 0, 0, 0)}, onnxgraph.Int("num_groups", 3)))
+		}), tilegraph.Refused, `GroupNormalization node "gn3" normalises over the image's height and width in 3 groups: the rewrite knows one group only`, 0, 0},
 		{"resize to fixed size", net(t, false, func(g *onnxgraph.Graph, x string) string {
 			return named(g, "to256", g.Op("Resize", []string{x, "", "", g.Vec(1, 3, 256, 256)}))
 		}), tilegraph.Refused, `Resize node "to256" resizes the image to a fixed height of 256 pixels`, 0, 0},

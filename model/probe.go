@@ -21,7 +21,7 @@ type Probe struct {
 // NewProbe makes a session over data (spec's model with the tensors in
 // names exposed as extra outputs).
 func NewProbe(spec *Spec, data []byte, names []string, opts SessionOptions) (*Probe, error) {
-	s, err := newORTSession(spec, data, names, opts)
+	s, err := newORTSession(spec, data, nil, names, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -61,16 +61,17 @@ type Session struct {
 // This is where ONNX Runtime first reads the model: a graph it rejects
 // fails here, naming the model.
 func NewSession(spec *Spec, data []byte, opts SessionOptions) (*Session, error) {
-	s, err := newORTSession(spec, data, []string{spec.Output.Name}, opts)
+	s, err := newORTSession(spec, data, nil, []string{spec.Output.Name}, opts)
 	if err != nil {
 		return nil, err
 	}
 	return &Session{spec: spec, ort: s, opts: opts}, nil
 }
 
-// newORTSession makes the ONNX Runtime session behind a Session or a Probe:
-// the model's input, the outputs named, and opts.
-func newORTSession(spec *Spec, data []byte, outputs []string, opts SessionOptions) (*ort.DynamicAdvancedSession, error) {
+// newORTSession makes the ONNX Runtime session behind a Session, a Probe
+// and the tile sessions: the model's image input followed by the extra
+// inputs named (a tile model's statistics), the outputs named, and opts.
+func newORTSession(spec *Spec, data []byte, extraInputs, outputs []string, opts SessionOptions) (*ort.DynamicAdvancedSession, error) {
 	// Inspect, which no longer touches ONNX Runtime, used to load it for
 	// every caller; a caller that did not Load gets the same search here.
 	if _, err := Load(""); err != nil {
@@ -84,7 +85,8 @@ func newORTSession(spec *Spec, data []byte, outputs []string, opts SessionOption
 	if err := applyOptions(so, opts); err != nil {
 		return nil, fmt.Errorf("model %s: session options: %w", spec.Name, err)
 	}
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, []string{spec.Input.Name}, outputs, so)
+	inputs := append([]string{spec.Input.Name}, extraInputs...)
+	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, inputs, outputs, so)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: creating session: %w", spec.Name, err)
 	}
@@ -145,29 +147,68 @@ var ErrCanceled = errors.New("inference canceled")
 // ONNX Runtime run in progress (RunOptions.Terminate), so a stuck or
 // unwanted inference does not hold its worker.
 func (s *Session) Run(ctx context.Context, img *image.NRGBA) (*image.NRGBA, error) {
+	outputs := []ort.Value{nil} // ORT allocates: the output shape may differ
+	if err := runImage(ctx, s.spec, s.ort, img, nil, outputs); err != nil {
+		return nil, err
+	}
+	if outputs[0] != nil {
+		defer outputs[0].Destroy()
+	}
+	return s.spec.result(outputs[0])
+}
+
+// result turns the model's image output back into an image.
+func (spec *Spec) result(v ort.Value) (*image.NRGBA, error) {
+	out, ok := v.(*ort.Tensor[float32])
+	if !ok {
+		return nil, fmt.Errorf("model %s: output %s is %T, want float32 tensor", spec.Name, spec.Output.Name, v)
+	}
+	res, err := unpack(out.GetData(), out.GetShape(), spec.Layout, spec.Range)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", spec.Name, err)
+	}
+	return res, nil
+}
+
+// runImage packs img into an input tensor (in memory mapped from the
+// kernel, see floatBuffer), runs sess on it and the extra inputs, and
+// fills outputs (nil entries are allocated by ONNX Runtime; the caller
+// destroys every non-nil one, also on error). Cancelling ctx terminates
+// the run in progress.
+func runImage(ctx context.Context, spec *Spec, sess *ort.DynamicAdvancedSession, img *image.NRGBA, extra []ort.Value, outputs []ort.Value) (err error) {
+	defer func() {
+		if err != nil {
+			for i, o := range outputs {
+				if o != nil {
+					o.Destroy()
+					outputs[i] = nil
+				}
+			}
+		}
+	}()
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCanceled, err)
+		return fmt.Errorf("%w: %w", ErrCanceled, err)
 	}
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	shape := ort.NewShape(1, 3, int64(h), int64(w))
-	if s.spec.Layout == NHWC {
+	if spec.Layout == NHWC {
 		shape = ort.NewShape(1, int64(h), int64(w), 3)
 	}
 	buf, err := newFloatBuffer(shape.FlattenedSize())
 	if err != nil {
-		return nil, fmt.Errorf("input tensor %s: %w", shape, err)
+		return fmt.Errorf("input tensor %s: %w", shape, err)
 	}
 	defer buf.free()
 	in, err := ort.NewTensor(shape, buf.data)
 	if err != nil {
-		return nil, fmt.Errorf("input tensor %s: %w", shape, err)
+		return fmt.Errorf("input tensor %s: %w", shape, err)
 	}
 	defer in.Destroy() // before buf.free: deferred calls run last first
-	pack(in.GetData(), img, s.spec.Layout, s.spec.Range)
+	pack(in.GetData(), img, spec.Layout, spec.Range)
 
 	ro, err := ort.NewRunOptions()
 	if err != nil {
-		return nil, fmt.Errorf("run options: %w", err)
+		return fmt.Errorf("run options: %w", err)
 	}
 	defer ro.Destroy()
 	// Destroying the options while Terminate runs would be a use after
@@ -183,37 +224,25 @@ func (s *Session) Run(ctx context.Context, img *image.NRGBA) (*image.NRGBA, erro
 		}
 	}()
 
-	outputs := []ort.Value{nil} // ORT allocates: the output shape may differ
-	runErr := s.ort.RunWithOptions([]ort.Value{in}, outputs, ro)
-	if outputs[0] != nil {
-		defer outputs[0].Destroy()
-	}
-	if runErr != nil {
+	inputs := append([]ort.Value{in}, extra...)
+	if runErr := sess.RunWithOptions(inputs, outputs, ro); runErr != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %w", ErrCanceled, ctx.Err())
+			return fmt.Errorf("%w: %w", ErrCanceled, ctx.Err())
 		}
-		return nil, s.explain(runErr, w, h)
+		return spec.explain(runErr, w, h)
 	}
-	out, ok := outputs[0].(*ort.Tensor[float32])
-	if !ok {
-		return nil, fmt.Errorf("model %s: output %s is %T, want float32 tensor", s.spec.Name, s.spec.Output.Name, outputs[0])
-	}
-	res, err := unpack(out.GetData(), out.GetShape(), s.spec.Layout, s.spec.Range)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", s.spec.Name, err)
-	}
-	return res, nil
+	return nil
 }
 
 // explain adds the likely fix to a failed run: a dynamic model that rejects
 // a size usually needs a larger multiple (AnimeGANv3 "tiny" models want 16).
-func (s *Session) explain(err error, w, h int) error {
+func (s *Spec) explain(err error, w, h int) error {
 	msg := err.Error()
 	sizeRelated := strings.Contains(msg, "broadcast") || strings.Contains(msg, "shape") ||
 		strings.Contains(msg, "multiple") || strings.Contains(msg, "dimension")
-	if s.spec.Dynamic() && sizeRelated {
+	if s.Dynamic() && sizeRelated {
 		return fmt.Errorf("inference at %dx%d failed: %w (if the model needs sides divisible by more than %d, try --multiple %d)",
-			w, h, err, s.spec.Multiple, 2*s.spec.Multiple)
+			w, h, err, s.Multiple, 2*s.Multiple)
 	}
 	return fmt.Errorf("inference at %dx%d failed: %w", w, h, err)
 }

@@ -123,6 +123,9 @@ type Spec struct {
 	// Runtime's CPU Resize kernel survives in this graph (see
 	// resizeChannelOffsetLimit); 0 when no Resize could be traced.
 	ResizeMaxPixels int64
+
+	// Tiling says whether and how the model can run tile by tile.
+	Tiling *Tiling
 }
 
 // KeyValue is one metadata entry.
@@ -195,6 +198,7 @@ func inspect(name string, m *onnxgraph.Info, ins, outs []ort.InputOutputInfo, ov
 	if err := spec.choose(ov); err != nil {
 		return nil, err
 	}
+	spec.Tiling = tilingOf(m, spec.Multiple)
 	return spec, nil
 }
 

@@ -77,7 +77,8 @@ test-noheif: ort
 # Each fuzz target in turn, FUZZTIME each.
 FUZZTIME ?= 60s
 FUZZ_TARGETS := imageio:FuzzProbe imageio:FuzzDecode imageio:FuzzResize imageio:FuzzOrient \
-	convert:FuzzParseJobs model:FuzzPackUnpack imageio:FuzzEXIF imageio:FuzzMetadata
+	convert:FuzzParseJobs model:FuzzPackUnpack imageio:FuzzEXIF imageio:FuzzMetadata \
+	tiling:FuzzNewGrid
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		echo "== $$t"; \

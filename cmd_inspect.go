@@ -131,6 +131,7 @@ func writeSpec(out io.Writer, s *model.Spec, jobs convert.Jobs, so model.Session
 	for _, kv := range s.Custom {
 		row("metadata", "%s = %s", kv.Key, kv.Value)
 	}
+	writeTiling(row, s)
 	row("workers", "decode:infer:encode %s", jobs)
 	row("session", "%s (per inference worker)", so)
 	row("runtime", "ONNX Runtime %s from %s, %s", rt.Version, rt.Library, rt.TelemetryState())
@@ -138,6 +139,33 @@ func writeSpec(out io.Writer, s *model.Spec, jobs convert.Jobs, so model.Session
 		row("example", "a 4032x3024 photo at --max-size %d is fed as %dx%d", convert.DefaultMaxSide, g.ModelW, g.ModelH)
 	}
 	return w.Flush()
+}
+
+// writeTiling prints whether and how the model can run tile by tile.
+func writeTiling(row func(k, format string, args ...any), s *model.Spec) {
+	t := s.Tiling
+	if t == nil {
+		return
+	}
+	rf := fmt.Sprintf("receptive field %d px on each side (traced)", t.ReceptiveField)
+	if t.ReceptiveField < 0 {
+		rf = "receptive field not traceable"
+	}
+	switch t.Mode {
+	case model.TileRefused:
+		row("tiling", "refused: %s; the model runs on whole images only", t.Reason)
+		return
+	case model.TileExact:
+		row("tiling", "exact: no operation looks at the whole image, so tiles need no rewrite")
+	case model.TileThumbnail:
+		var parts []string
+		for _, p := range t.Patterns() {
+			parts = append(parts, fmt.Sprintf("%d %s", p.Count, p.Pattern))
+		}
+		row("tiling", "thumbnail statistics: %d normalisations over the whole image (%s) take a thumbnail's mean and variance in tiles",
+			len(t.Norms), strings.Join(parts, ", "))
+	}
+	row("", "%s; default tile overlap %d px", rf, t.Overlap)
 }
 
 func shape(dims []int64) string {

@@ -212,6 +212,14 @@ func TestInspect(t *testing.T) {
 	}
 	fixed := write("fixed.onnx", modelgen.FixtureSpec{Layout: modelgen.NCHW, Height: 512, Width: 512, Input: "input_image"})
 	twoIn := write("two.onnx", modelgen.FixtureSpec{Kind: modelgen.TwoInputs})
+	v2data, err := modelgen.AnimeGANv2(modelgen.NHWC, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := filepath.Join(dir, "v2.onnx")
+	if err := os.WriteFile(v2, v2data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	cases := []struct {
 		name string
@@ -219,7 +227,11 @@ func TestInspect(t *testing.T) {
 		code int
 		want []string
 	}{
-		{"built-in", []string{"inspect"}, 0, []string{"input_image float32 [?,?,?,3]", "NHWC", "dynamic", "[-1,1] (metadata)", "intra-op threads"}},
+		{"built-in", []string{"inspect"}, 0, []string{"input_image float32 [?,?,?,3]", "NHWC", "dynamic", "[-1,1] (metadata)", "intra-op threads",
+			"exact: no operation looks at the whole image, so tiles need no rewrite", "receptive field 6 px on each side (traced); default tile overlap 8 px"}},
+		{"animeganv2 tiling", []string{"inspect", v2}, 0, []string{"thumbnail statistics: 24 normalisations over the whole image (24 GroupNorm(1) as InstanceNormalization)",
+			"receptive field 48 px on each side (traced); default tile overlap 48 px"}},
+		{"animeganv2 tiling json", []string{"inspect", "--json", v2}, 0, []string{`"Mode": "thumbnail"`, `"Pattern": "GroupNorm(1) as InstanceNormalization"`, `"Overlap": 48`}},
 		{"fixed nchw", []string{"inspect", fixed, "-j", "2"}, 0, []string{"NCHW", "fixed 512x512", "intra-op threads 1", "decode:infer:encode"}},
 		{"two inputs", []string{"inspect", twoIn}, 2, []string{twoIn, "exactly one image input, found 2"}},
 	}

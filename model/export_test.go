@@ -1,6 +1,11 @@
 package model
 
-import ort "github.com/yalue/onnxruntime_go"
+import (
+	"context"
+	"image"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
 
 // The external tests (package model_test) load ONNX Runtime through
 // internal/ortest, which imports this package; these hooks let them reach
@@ -24,4 +29,34 @@ func InspectViaRuntime(name string, data []byte, ov Overrides) (*Spec, error) {
 		return nil, &InvalidModelError{name, err.Error()}
 	}
 	return inspect(name, m, ins, outs, ov)
+}
+
+// RunFloats is Session.Run up to the model's raw output tensor (values
+// and shape), for comparisons finer than 8-bit pixels.
+func (s *Session) RunFloats(ctx context.Context, img *image.NRGBA) ([]float32, []int64, error) {
+	return runFloats(ctx, s.spec, s.ort, img, nil)
+}
+
+// RunFloats is TileSession.Run up to the raw output tensor.
+func (s *TileSession) RunFloats(ctx context.Context, tile *image.NRGBA, st *Stats) ([]float32, []int64, error) {
+	var extra []ort.Value
+	for i, v := range st.values {
+		t, err := ort.NewTensor(ort.NewShape(st.shapes[i]...), v)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer t.Destroy()
+		extra = append(extra, t)
+	}
+	return runFloats(ctx, s.spec, s.ort, tile, extra)
+}
+
+func runFloats(ctx context.Context, spec *Spec, sess *ort.DynamicAdvancedSession, img *image.NRGBA, extra []ort.Value) ([]float32, []int64, error) {
+	outputs := []ort.Value{nil}
+	if err := runImage(ctx, spec, sess, img, extra, outputs); err != nil {
+		return nil, nil, err
+	}
+	defer outputs[0].Destroy()
+	t := outputs[0].(*ort.Tensor[float32])
+	return append([]float32(nil), t.GetData()...), append([]int64(nil), t.GetShape()...), nil
 }

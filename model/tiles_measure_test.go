@@ -1,0 +1,220 @@
+package model_test
+
+import (
+	"context"
+	"fmt"
+	"image"
+	_ "image/jpeg" // ANIMEGAN_TILE_PHOTO
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/image/draw"
+
+	"animegan/internal/ortest"
+	"animegan/model"
+	"animegan/modelgen"
+)
+
+// TestMeasureTiling prints the figures behind the default overlap
+// (README "How a model is tiled"): the effective receptive field of the
+// AnimeGANv2 architecture beside the traced one, and PSNR from the
+// untiled result against the overlap, for 256 and 512 px tiles with
+// thumbnail statistics and feathered blending. Minutes of CPU: run by
+// hand with ANIMEGAN_TILE_MEASURE=1 (and a photo in ANIMEGAN_TILE_PHOTO,
+// else the synthetic scene).
+func TestMeasureTiling(t *testing.T) {
+	if os.Getenv("ANIMEGAN_TILE_MEASURE") == "" {
+		t.Skip("set ANIMEGAN_TILE_MEASURE=1 to measure")
+	}
+	ortest.Init(t)
+	models := map[string][]byte{}
+	models["modelgen animeganv2 (untrained)"] = gen(t, func() ([]byte, error) { return modelgen.AnimeGANv2(modelgen.NCHW, 7) })
+	for _, up := range []string{"..", "../.."} { // beside /work/main, or beside a worktree under /work/wt
+		if b, err := os.ReadFile(filepath.Join(ortest.ModuleRoot(), up, "shared", "models", "animeganv2-arch-trained-nchw.onnx")); err == nil {
+			models["shared animeganv2-arch-trained-nchw"] = b
+			break
+		}
+	}
+	img := scene(768, 512)
+	if p := os.Getenv("ANIMEGAN_TILE_PHOTO"); p != "" {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, _, err := image.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		img = image.NewNRGBA(image.Rect(0, 0, 768, 512))
+		draw.CatmullRom.Scale(img, img.Rect, src, src.Bounds(), draw.Src, nil)
+	}
+	opts := model.SessionOptions{IntraOpThreads: 2, InterOpThreads: 1}
+	ctx := context.Background()
+	for name, data := range models {
+		spec, tl := tilerOf(t, name, data)
+		ss, err := tl.NewStatsSession(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := tl.NewTileSession(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole, err := model.NewSession(spec, data, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Effective receptive field: one pixel changed in the middle of
+		// a 256x256 crop, statistics held at the unchanged crop's.
+		crop := image.NewNRGBA(image.Rect(0, 0, 256, 256))
+		draw.Copy(crop, image.Point{}, img, image.Rect(256, 128, 512, 384), draw.Src, nil)
+		st, err := ss.Run(ctx, crop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, _, err := ts.RunFloats(ctx, crop, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		poked := image.NewNRGBA(crop.Rect)
+		copy(poked.Pix, crop.Pix)
+		i := poked.PixOffset(128, 128)
+		poked.Pix[i], poked.Pix[i+1], poked.Pix[i+2] = 255-poked.Pix[i], 255-poked.Pix[i+1], 255-poked.Pix[i+2]
+		got, _, err := ts.RunFloats(ctx, poked, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reach [3]int // farthest change > 1e-4, > 1 level (2/255), and the radius holding 99% of the change
+		total := 0.0
+		byRadius := make([]float64, 129)
+		for c := 0; c < 3; c++ {
+			for y := 0; y < 256; y++ {
+				for x := 0; x < 256; x++ {
+					d := math.Abs(float64(got[c*65536+y*256+x] - base[c*65536+y*256+x]))
+					r := max(abs(x-128), abs(y-128))
+					if d > 1e-4 {
+						reach[0] = max(reach[0], r)
+					}
+					if d > 2.0/255 {
+						reach[1] = max(reach[1], r)
+					}
+					byRadius[min(r, 128)] += d
+					total += d
+				}
+			}
+		}
+		acc := 0.0
+		for r, v := range byRadius {
+			acc += v
+			if acc >= 0.99*total {
+				reach[2] = r
+				break
+			}
+		}
+		fmt.Printf("%s: receptive field traced %d px; one pixel changed moves outputs up to %d px away (> 1e-4), %d px (> one 8-bit level); 99%% of the change within %d px; default overlap %d\n",
+			name, tl.ReceptiveField(), reach[0], reach[1], reach[2], tl.Overlap())
+
+		untiled, err := whole.Run(ctx, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		thumb, err := ss.Run(ctx, img) // the whole 768x512 image is its own thumbnail here: exact statistics
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tile := range []int{256, 512} {
+			for _, ov := range []int{0, 16, 32, 48, 64, 96} {
+				out := feathered(t, ts, img, tile, ov, thumb)
+				fmt.Printf("%s: %d px tiles, overlap %2d px: PSNR %.1f dB from untiled\n", name, tile, ov, psnr(untiled, out))
+			}
+		}
+		ss.Close()
+		ts.Close()
+		whole.Close()
+	}
+}
+
+func abs(x int) int { return max(x, -x) }
+
+// feathered tiles img with at least ov px of overlap, weights falling
+// linearly to zero across each overlap (summing to one), as the tiling
+// package's Blender does.
+func feathered(t *testing.T, ts *model.TileSession, img *image.NRGBA, tile, ov int, st *model.Stats) *image.NRGBA {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	pos := func(n int) []int {
+		if n <= tile {
+			return []int{0}
+		}
+		k := int(math.Ceil(float64(n-ov) / float64(tile-ov))) // tiles needed
+		k = max(k, 2)
+		out := make([]int, k)
+		for i := range out {
+			out[i] = i * (n - tile) / (k - 1)
+		}
+		return out
+	}
+	xs, ys := pos(w), pos(h)
+	acc := make([]float64, 3*w*h)
+	wsum := make([]float64, w*h)
+	ramp := func(d, o int) float64 {
+		if o <= 0 {
+			return 1
+		}
+		return math.Min(1, (float64(d)+0.5)/float64(o))
+	}
+	for iy, y0 := range ys {
+		for ix, x0 := range xs {
+			tw, th := min(tile, w), min(tile, h)
+			part := image.NewNRGBA(image.Rect(0, 0, tw, th))
+			draw.Copy(part, image.Point{}, img, image.Rect(x0, y0, x0+tw, y0+th), draw.Src, nil)
+			res, err := ts.Run(context.Background(), part, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// overlap with each neighbour, on each side
+			ol, or_, ot, ob := 0, 0, 0, 0
+			if ix > 0 {
+				ol = xs[ix-1] + tw - x0
+			}
+			if ix < len(xs)-1 {
+				or_ = x0 + tw - xs[ix+1]
+			}
+			if iy > 0 {
+				ot = ys[iy-1] + th - y0
+			}
+			if iy < len(ys)-1 {
+				ob = y0 + th - ys[iy+1]
+			}
+			for y := 0; y < th; y++ {
+				wy := math.Min(ramp(y, ot), ramp(th-1-y, ob))
+				for x := 0; x < tw; x++ {
+					wt := wy * math.Min(ramp(x, ol), ramp(tw-1-x, or_))
+					if ov == 0 {
+						wt = 1e-9 // no feathering: the later tile wins
+						if (ix == 0 || x >= ol/2) && (iy == 0 || y >= ot/2) {
+							wt = 1
+						}
+					}
+					p := res.Pix[y*res.Stride+4*x:]
+					k := (y0+y)*w + x0 + x
+					for c := 0; c < 3; c++ {
+						acc[3*k+c] += wt * float64(p[c])
+					}
+					wsum[k] += wt
+				}
+			}
+		}
+	}
+	out := image.NewNRGBA(img.Rect)
+	for k := 0; k < w*h; k++ {
+		for c := 0; c < 3; c++ {
+			out.Pix[4*k+c] = uint8(math.Round(acc[3*k+c] / wsum[k]))
+		}
+		out.Pix[4*k+3] = 255
+	}
+	return out
+}

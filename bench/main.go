@@ -46,24 +46,26 @@ import (
 )
 
 type config struct {
-	binary   string
-	model    string
-	cache    string
-	sizes    []int
-	count    int
-	shared   string
-	torch    bool
-	ortLib   string
-	only     string
-	arenaExp bool
-	reps     int
-	minTime  time.Duration
-	int8     bool   // also optimise the model and measure convert with it
-	method   string // optimize --method
-	int8Path string // the set's int8 model, while it is measured
-	tilesOn  bool   // the tiles section after the table
-	onlyTile bool   // the tiles section alone
-	tiles    tilesConfig
+	binary    string
+	model     string
+	cache     string
+	sizes     []int
+	count     int
+	shared    string
+	torch     bool
+	ortLib    string
+	only      string
+	arenaExp  bool
+	reps      int
+	minTime   time.Duration
+	int8      bool   // also optimise the model and measure convert with it
+	method    string // optimize --method
+	int8Path  string // the set's int8 model, while it is measured
+	tilesOn   bool   // the tiles section after the table
+	onlyTile  bool   // the tiles section alone
+	tiles     tilesConfig
+	big       bool   // the 48 MP photo at full resolution after the tiles section
+	bigBudget string // its --mem-budget
 }
 
 func main() {
@@ -91,6 +93,8 @@ func main() {
 	flag.StringVar(&variants, "tiles-variants", "512:0:512", "tiles section: tile:overlap:thumbnail sides to measure against the same untiled runs (overlap 0: the model's default)")
 	flag.BoolVar(&c.tiles.exact, "tiles-exact", false, "tiles section: also tiles with the whole image's statistics (one more full-size run per photo)")
 	flag.StringVar(&c.tiles.models, "tiles-models", "", "tiles section: comma-separated models (default: ../shared's AnimeGANv2-architecture models, untrained and trained, else the generated one)")
+	flag.BoolVar(&c.big, "48mp", true, "after the tiles section, convert a generated 48 MP photo at --max-size 0 under -48mp-budget and report its peak RSS")
+	flag.StringVar(&c.bigBudget, "48mp-budget", "2GiB", "the 48 MP photo's --mem-budget")
 	flag.Parse()
 	if _, err := fmt.Sscanf(tileSize, "%dx%d", &c.tiles.w, &c.tiles.h); err != nil || c.tiles.w < 8 || c.tiles.h < 8 {
 		fail(fmt.Errorf("-tiles-size %q: want WxH like 2048x1536", tileSize))

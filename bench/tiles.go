@@ -342,7 +342,7 @@ func measureTiles(c config, m tileModel) ([]tileRow, error) {
 			if err != nil {
 				return nil, err
 			}
-			fmt.Fprintf(os.Stderr, "    %d tiles of %d, overlap %d, thumbnail %dx%d: %s\n", len(g.Tiles), v.tile, overlap, geom.ModelW, geom.ModelH, secs(r.tiled.wall))
+			fmt.Fprintf(os.Stderr, "    %d tiles of %dx%d (at most %d), overlap %d, thumbnail %dx%d: %s\n", len(g.Tiles), g.Tiles[0].Dx(), g.Tiles[0].Dy(), v.tile, overlap, geom.ModelW, geom.ModelH, secs(r.tiled.wall))
 			if statsSess != nil {
 				key := fmt.Sprintf("%d:%d", v.tile, overlap)
 				if naiveByGrid[key] == nil {
@@ -427,6 +427,7 @@ type tileRow struct {
 	photos      int
 	size        string
 	tiles       int     // per photo (the first's)
+	tileDims    string  // the first photo's first tile
 	pixels      float64 // tile pixels computed over image pixels
 	thumb       string
 	psnr        [3]meanWorst // tiled, naive, exact
@@ -454,6 +455,7 @@ func summarise(label string, tiler *model.Tiler, v tileVariant, rs []tileResult)
 	row.overlap = g.Overlap
 	row.size = fmt.Sprintf("%dx%d", g.W, g.H)
 	row.tiles = len(g.Tiles)
+	row.tileDims = fmt.Sprintf("%dx%d", g.Tiles[0].Dx(), g.Tiles[0].Dy())
 	var tilePx float64
 	for _, t := range g.Tiles {
 		tilePx += float64(t.Dx() * t.Dy())
@@ -494,7 +496,7 @@ func summarise(label string, tiler *model.Tiler, v tileVariant, rs []tileResult)
 
 func printTileRows(rows []tileRow) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "model\ttiles\tphotos\tsize\ttile\toverlap\ttiles/photo\ttile px / image px\tthumbnail\tPSNR tiled mean / worst\tnaive\texact stats\tseam untiled\ttiled\tnaive\texact\tworst tiled - untiled\ttime untiled\ttiled\tratio\tCPU ratio\tpeak RSS untiled\ttiled\t")
+	fmt.Fprintln(w, "model\ttiles\tphotos\tsize\ttile (at most)\toverlap\ttiles/photo\ttile px / image px\tthumbnail\tPSNR tiled mean / worst\tnaive\texact stats\tseam untiled\ttiled\tnaive\texact\tworst tiled - untiled\ttime untiled\ttiled\tratio\tCPU ratio\tpeak RSS untiled\ttiled\t")
 	for _, r := range rows {
 		mw := func(k int, have bool) string {
 			if !have {
@@ -508,8 +510,8 @@ func printTileRows(rows []tileRow) {
 			}
 			return fmt.Sprintf("%.3f", r.seam[k])
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%d\t%d\t%d\t%.2f\t%s\t%s\t%s\t%s\t%.3f\t%s\t%s\t%s\t%+.3f\t%s\t%s\t%.2f\t%.2f\t%.2f GB\t%.2f GB\t\n",
-			r.model, r.mode, r.photos, r.size, r.variant.tile, r.overlap, r.tiles, r.pixels, r.thumb,
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s (%d)\t%d\t%d\t%.2f\t%s\t%s\t%s\t%s\t%.3f\t%s\t%s\t%s\t%+.3f\t%s\t%s\t%.2f\t%.2f\t%.2f GB\t%.2f GB\t\n",
+			r.model, r.mode, r.photos, r.size, r.tileDims, r.variant.tile, r.overlap, r.tiles, r.pixels, r.thumb,
 			mw(0, true), mw(1, r.haveNaive), mw(2, r.haveExact),
 			r.seamUntiled, sc(0, true), sc(1, r.haveNaive), sc(2, r.haveExact), r.seamExcess,
 			secs(r.untiled), secs(r.tiled), r.tiled.Seconds()/r.untiled.Seconds(), r.tiledCPU.Seconds()/r.untiledCPU.Seconds(),

@@ -78,37 +78,13 @@ func crop(img *image.NRGBA, r image.Rectangle) *image.NRGBA {
 	return out
 }
 
-// busiest is the w x h window of img (on a coarse grid) with the most
-// detail: the largest mean difference between neighbouring pixels.
-func busiest(img *image.NRGBA, w, h int) image.Rectangle {
-	b := img.Rect
-	best, bestScore := image.Rect(0, 0, w, h), -1.0
-	for y := b.Min.Y + h/2; y+h <= b.Max.Y-h/2; y += h / 4 {
-		for x := b.Min.X + w/2; x+w <= b.Max.X-w/2; x += w / 4 {
-			var sum float64
-			for yy := y; yy < y+h; yy += 2 {
-				for xx := x; xx < x+w-1; xx += 2 {
-					p, q := img.Pix[img.PixOffset(xx, yy):], img.Pix[img.PixOffset(xx+1, yy):]
-					for c := range 3 {
-						d := int(p[c]) - int(q[c])
-						sum += float64(max(d, -d))
-					}
-				}
-			}
-			if sum > bestScore {
-				best, bestScore = image.Rect(x, y, x+w, y+h), sum
-			}
-		}
-	}
-	return best
-}
-
 func main() {
 	binary := flag.String("binary", "bin/animegan", "the animegan binary")
 	docs := flag.String("docs", "docs", "where the pictures go")
 	w := flag.Int("w", 4000, "the generated photo's width")
 	h := flag.Int("h", 3000, "and height")
 	seed := flag.Int64("seed", 7, "synth.Scene seed")
+	centres := flag.String("details", "3375,2420;2900,1500", "the details' centres in the photo, x,y;x,y (the defaults: the walker and the edge of the right tree's leaves in seed 7's scene)")
 	flag.Parse()
 
 	tmp, err := os.MkdirTemp("", "animegan-fullres-")
@@ -130,8 +106,8 @@ func main() {
 	}
 	fmt.Printf("photo: synth.Scene(%d, %d, %d), JPEG quality 92\n", *seed, *w, *h)
 	full, small := filepath.Join(tmp, "full"), filepath.Join(tmp, "small")
-	convert(*binary, in, full, "--max-size", "0")
-	convert(*binary, in, small, "--max-size", "1024")
+	convert(*binary, in, full, "--max-size", "0", "--verbose")
+	convert(*binary, in, small, "--max-size", "1024", "--verbose")
 
 	photo := load(filepath.Join(in, "scene.jpg"))
 	big := load(filepath.Join(full, "scene.jpg"))
@@ -140,35 +116,50 @@ func main() {
 		fail(fmt.Errorf("--max-size 0 gave %v, want the photo's %v", big.Rect.Size(), photo.Rect.Size()))
 	}
 
-	// One detail at 1:1, 400x300 of the photo's pixels.
+	// Each detail at 1:1, 400x300 of the photo's pixels: a row of three.
 	const cw, ch, gap = 400, 300, 8
-	r := busiest(photo, cw, ch)
+	var boxes []image.Rectangle
+	for _, c := range strings.Split(*centres, ";") {
+		var x, y int
+		if _, err := fmt.Sscanf(c, "%d,%d", &x, &y); err != nil {
+			fail(fmt.Errorf("-details %q: want x,y;x,y", *centres))
+		}
+		r := image.Rect(x-cw/2, y-ch/2, x+cw/2, y+ch/2)
+		if !r.In(photo.Rect) {
+			fail(fmt.Errorf("detail %v is not inside the %v photo", r, photo.Rect.Size()))
+		}
+		boxes = append(boxes, r)
+	}
+	strip := image.NewRGBA(image.Rect(0, 0, 3*cw+2*gap, len(boxes)*(ch+gap)-gap))
+	draw.Draw(strip, strip.Rect, image.White, image.Point{}, draw.Src)
 	sx := float64(little.Rect.Dx()) / float64(photo.Rect.Dx())
 	sy := float64(little.Rect.Dy()) / float64(photo.Rect.Dy())
-	rs := image.Rect(int(float64(r.Min.X)*sx+0.5), int(float64(r.Min.Y)*sy+0.5), int(float64(r.Max.X)*sx+0.5), int(float64(r.Max.Y)*sy+0.5))
-	panels := []*image.NRGBA{crop(photo, r), crop(big, r), imageio.Resize(crop(little, rs), cw, ch)}
-	strip := image.NewRGBA(image.Rect(0, 0, 3*cw+2*gap, ch))
-	draw.Draw(strip, strip.Rect, image.White, image.Point{}, draw.Src)
-	for i, p := range panels {
-		draw.Draw(strip, p.Rect.Add(image.Pt(i*(cw+gap), 0)), p, image.Point{}, draw.Src)
+	for row, r := range boxes {
+		rs := image.Rect(int(float64(r.Min.X)*sx+0.5), int(float64(r.Min.Y)*sy+0.5), int(float64(r.Max.X)*sx+0.5), int(float64(r.Max.Y)*sy+0.5))
+		panels := []*image.NRGBA{crop(photo, r), crop(big, r), imageio.Resize(crop(little, rs), cw, ch)}
+		for i, p := range panels {
+			draw.Draw(strip, p.Rect.Add(image.Pt(i*(cw+gap), row*(ch+gap))), p, image.Point{}, draw.Src)
+		}
+		fmt.Printf("detail: %v of the photo (%v of the 1024 px result)\n", r, rs)
 	}
-	fmt.Printf("detail: %v of the photo (%v of the 1024 px result)\n", r, rs)
 	save(filepath.Join(*docs, "fullres-crops.jpg"), strip, 85)
 
 	// The whole result, reduced, with the detail outlined.
 	const ow = 640
 	oh := big.Rect.Dy() * ow / big.Rect.Dx()
 	over := imageio.Resize(big, ow, oh)
-	box := image.Rect(r.Min.X*ow/big.Rect.Dx(), r.Min.Y*oh/big.Rect.Dy(), r.Max.X*ow/big.Rect.Dx(), r.Max.Y*oh/big.Rect.Dy())
 	red := color.NRGBA{230, 30, 30, 255}
-	for t := range 2 {
-		for x := box.Min.X - t; x < box.Max.X+t; x++ {
-			over.Set(x, box.Min.Y-t, red)
-			over.Set(x, box.Max.Y+t-1, red)
-		}
-		for y := box.Min.Y - t; y < box.Max.Y+t; y++ {
-			over.Set(box.Min.X-t, y, red)
-			over.Set(box.Max.X+t-1, y, red)
+	for _, r := range boxes {
+		box := image.Rect(r.Min.X*ow/big.Rect.Dx(), r.Min.Y*oh/big.Rect.Dy(), r.Max.X*ow/big.Rect.Dx(), r.Max.Y*oh/big.Rect.Dy())
+		for t := range 2 {
+			for x := box.Min.X - t; x < box.Max.X+t; x++ {
+				over.Set(x, box.Min.Y-t, red)
+				over.Set(x, box.Max.Y+t-1, red)
+			}
+			for y := box.Min.Y - t; y < box.Max.Y+t; y++ {
+				over.Set(box.Min.X-t, y, red)
+				over.Set(box.Max.X+t-1, y, red)
+			}
 		}
 	}
 	save(filepath.Join(*docs, "fullres-overview.jpg"), over, 82)

@@ -368,6 +368,6 @@ func TestBlenderMemory(t *testing.T) {
 	if out.Pix[out.PixOffset(4000, 3000)] != 90 {
 		t.Fatal("output not blended")
 	}
-	t.Logf("output %d MB; accumulators: worst %.1f MB, row by row peak %.1f MB; a float32 RGB accumulator: %d MB",
+	t.Logf("output %d MiB; beside it: worst %.1f MiB, row by row peak %.1f MiB; a float32 RGB accumulator: %d MiB",
 		output>>20, float64(worst)/(1<<20), float64(peak)/(1<<20), floatAcc>>20)
 }

@@ -403,8 +403,11 @@ func measureTiles(c config, m tileModel) ([]tileRow, error) {
 				r.psnrExact = optimize.PSNR(untiled.img, r.exact.img)
 				r.seamExact = tiling.SeamScore(r.exact.img, r.grid)
 			}
-			fmt.Fprintf(os.Stderr, "    %s: PSNR tiled %.2f dB, naive %.2f dB; seam untiled %.3f, tiled %.3f, naive %.3f\n",
-				c.tiles.variants[i], r.psnrTiled, r.psnrNaive, r.seamUntiled, r.seamTiled, r.seamNaive)
+			fmt.Fprintf(os.Stderr, "    %s: PSNR tiled %.2f dB; seam untiled %.3f, tiled %.3f", c.tiles.variants[i], r.psnrTiled, r.seamUntiled, r.seamTiled)
+			if r.naive != nil {
+				fmt.Fprintf(os.Stderr, "; naive: PSNR %.2f dB, seam %.3f", r.psnrNaive, r.seamNaive)
+			}
+			fmt.Fprintln(os.Stderr)
 			results[i] = append(results[i], *r)
 			// Keep the figures, not the pixels.
 			r.tiled.img, r.untiled.img = nil, nil
@@ -461,7 +464,10 @@ func summarise(label string, tiler *model.Tiler, v tileVariant, rs []tileResult)
 		tilePx += float64(t.Dx() * t.Dy())
 	}
 	row.pixels = tilePx / float64(g.W*g.H)
-	row.thumb = fmt.Sprintf("%dx%d", rs[0].thumb.X, rs[0].thumb.Y)
+	row.thumb = "-" // exact tiles need no statistics
+	if tiler.NeedsStats() {
+		row.thumb = fmt.Sprintf("%dx%d", rs[0].thumb.X, rs[0].thumb.Y)
+	}
 	for k := range row.psnr {
 		row.psnr[k].worst = math.Inf(1)
 	}

@@ -231,6 +231,9 @@ type tileResult struct {
 }
 
 func runTiles(c config) error {
+	if c.tiles.n == 0 {
+		return bigPhoto(c) // -tiles-n 0: the 48 MP photo alone
+	}
 	models, err := tileModels(c)
 	if err != nil {
 		return err

@@ -116,7 +116,14 @@ func compFlagOf(f cli.Flag) compFlag {
 	case placeholder == "DIR":
 		cf.kind = dirValue
 	case strings.Contains(placeholder, "|"):
-		cf.kind, cf.choices = choiceValue, strings.Split(placeholder, "|")
+		// Upper-case words stand for a value to type (--tile auto|off|N):
+		// only the literal words are proposed.
+		cf.kind = choiceValue
+		for _, c := range strings.Split(placeholder, "|") {
+			if c != strings.ToUpper(c) {
+				cf.choices = append(cf.choices, c)
+			}
+		}
 	default:
 		cf.kind = anyValue
 	}

@@ -25,6 +25,10 @@ func conversionFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "max-pixels", Value: convert.DefaultMaxPixels, Usage: "reject images with more pixels than this, from their header"},
 		&cli.StringFlag{Name: "mem-budget", DefaultText: "75% of the memory limit (cgroup, RLIMIT_AS) or of available memory, the smaller",
 			Usage: "memory for inferences in flight, e.g. 6GiB; images wait for room instead of running out of memory; 0 = default, off = none"},
+		&cli.StringFlag{Name: "tile", Value: "auto",
+			Usage: "`auto|off|N`: run images as N-pixel tiles (a multiple of the model's), blended across their overlap; auto tiles only the images whose whole inference --mem-budget cannot hold, with the largest tile that fits; off (or 0) never tiles"},
+		&cli.IntFlag{Name: "tile-overlap", DefaultText: "the model's receptive field",
+			Usage: "pixels neighbouring tiles share, blended with weights that fall to 0 across them"},
 		&cli.DurationFlag{Name: "timeout", DefaultText: "none", Usage: "give up on one image's inference after this long (e.g. 2m); 0 = never"},
 	}, modelFlags()...)
 }
@@ -53,6 +57,13 @@ func conversionOptions(c *cli.Context) (convert.Options, error) {
 	if err != nil {
 		return convert.Options{}, usageError{err}
 	}
+	tile, err := convert.ParseTile(c.String("tile"))
+	if err != nil {
+		return convert.Options{}, usageError{err}
+	}
+	if c.IsSet("tile-overlap") {
+		tile.Overlap, tile.OverlapSet = c.Int("tile-overlap"), true
+	}
 	return convert.Options{
 		ModelName: mdl.name,
 		ModelData: mdl.data,
@@ -68,6 +79,7 @@ func conversionOptions(c *cli.Context) (convert.Options, error) {
 		Timeout:   c.Duration("timeout"),
 		Threads:   c.Int("threads"),
 		MemBudget: budget,
+		Tile:      tile,
 	}, nil
 }
 

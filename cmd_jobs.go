@@ -57,6 +57,7 @@ func autoJobs(o *convert.Options) (int, string) {
 	key := profile.Key{
 		ModelSHA256: profile.ModelSHA256(o.ModelData), MaxSide: o.MaxSide, KeepSize: o.KeepSize,
 		Threads: o.Threads, MemBudget: o.MemBudget, Machine: profile.ThisMachine(o.Cores),
+		Tile: o.Tile.String(), TileOverlap: o.Tile.OverlapString(),
 	}
 	hit, why := profile.Latest(dir, key)
 	if hit == nil {

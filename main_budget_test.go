@@ -31,8 +31,9 @@ func v2Model(t *testing.T, dir string) string {
 	return p
 }
 
-// TestBudgetRefusesTooLarge: an image whose inference the whole budget
-// cannot hold is never started. It fails with one line naming the need,
+// TestBudgetRefusesTooLarge: with --tile off, an image whose inference the
+// whole budget cannot hold is never started (--tile auto tiles it instead:
+// TestTiles). It fails with one line naming the need,
 // the budget and a --max-size that fits by the run's own cost model; the
 // small image beside it converts; exit 1; the failure is in --json.
 func TestBudgetRefusesTooLarge(t *testing.T) {
@@ -45,7 +46,7 @@ func TestBudgetRefusesTooLarge(t *testing.T) {
 	pngFile(t, small, 64, 48)
 	out := filepath.Join(dir, "out")
 	const budget = 512 << 20
-	r := animegan(t, nil, "convert", in, "-o", out, "-m", mdl, "--max-size", "0", "--mem-budget", "512MiB", "--json")
+	r := animegan(t, nil, "convert", in, "-o", out, "-m", mdl, "--max-size", "0", "--mem-budget", "512MiB", "--tile", "off", "--json")
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
 	}
@@ -183,8 +184,8 @@ func TestAllocationFailure(t *testing.T) {
 
 // TestResizeCrashRefused: an inference over the size at which ONNX
 // Runtime's Resize kernel would crash (the 6000x4000 SIGSEGV of issue 11)
-// is refused before it starts, even with the budget off, and the batch
-// goes on. 4160x4100 is 17.1 megapixels, just over the AnimeGANv2
+// is refused before it starts with --tile off, even with the budget off,
+// and the batch goes on. 4160x4100 is 17.1 megapixels, just over the AnimeGANv2
 // architecture's 16.9.
 func TestResizeCrashRefused(t *testing.T) {
 	ortest.Init(t)
@@ -194,7 +195,7 @@ func TestResizeCrashRefused(t *testing.T) {
 	big, small := filepath.Join(in, "big.png"), filepath.Join(in, "small.png")
 	pngFile(t, big, 4160, 4100)
 	pngFile(t, small, 64, 48)
-	r := animegan(t, nil, "convert", in, "-o", filepath.Join(dir, "out"), "-m", mdl, "--max-size", "0", "--mem-budget", "off", "--json")
+	r := animegan(t, nil, "convert", in, "-o", filepath.Join(dir, "out"), "-m", mdl, "--max-size", "0", "--mem-budget", "off", "--tile", "off", "--json")
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
 	}

@@ -213,7 +213,12 @@ func newBudget(limit int64, source string, cost CostModel) *Budget {
 // Acquire waits until px pixels' inference fits. One that can never fit
 // fails at once (Check says why, with the fix).
 func (b *Budget) Acquire(ctx context.Context, px int64) (release func(), err error) {
-	n := b.Cost.Bytes(px)
+	return b.AcquireBytes(ctx, b.Cost.Bytes(px))
+}
+
+// AcquireBytes waits until n bytes fit: a tiled image's own memory and its
+// first tile's inference, or one more tile worker's.
+func (b *Budget) AcquireBytes(ctx context.Context, n int64) (release func(), err error) {
 	if n > b.Limit {
 		return nil, fmt.Errorf("needs about %s, budget %s", aboutBytes(n), aboutBytes(b.Limit))
 	}

@@ -34,6 +34,17 @@ type Engine struct {
 	// when first needed (wideClaimed) and kept in wideIdle between uses.
 	wideClaimed bool
 	wideIdle    chan *model.Session
+	// tiled counts the images running as tiles: while there are any, the
+	// whole-image sessions no inference is using are closed (their arenas
+	// hold their peak, which the budget no longer counts once their
+	// inference is done, and the tiles need that memory).
+	tiled int
+
+	// tiler runs a model's tiles (nil: the model cannot be tiled, or
+	// --tile off); tileRefusal says why a model cannot be.
+	tiler       *model.Tiler
+	tileRefusal error
+	overlap     int // pixels between neighbouring tiles
 }
 
 // Turn says where an inference falls in the run, which decides how many
@@ -71,6 +82,8 @@ type EngineOptions struct {
 	// ColourInput writes the results of photos with an RGB profile in
 	// that profile (--color input) instead of sRGB.
 	ColourInput bool
+	// Tile says which images run as tiles (--tile, --tile-overlap).
+	Tile TileOptions
 	// MemBudget bounds the estimated memory of inferences in flight:
 	// 0 picks DefaultBudget, a negative value turns the budget off.
 	MemBudget int64
@@ -148,6 +161,9 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 			e.opts.Session.IntraOpThreads = max(1, o.Cores/e.maxSessions)
 			e.opts.Session.Spinning = e.maxSessions == 1
 		}
+	}
+	if err := e.setupTiling(); err != nil {
+		return nil, err
 	}
 	for len(made) > 0 && e.created < e.maxSessions && made[0].Options() == e.opts.Session {
 		e.created++
@@ -351,6 +367,16 @@ type Decoded struct {
 	Warnings []string
 	// Colour is how the photo's colours were read (its profile, if any).
 	Colour imageio.Colour
+
+	tiles *tileJob // nil: the image runs whole
+}
+
+// Tiled says how the image will be tiled (ok false: it runs whole).
+func (d *Decoded) Tiled() (TileInfo, bool) {
+	if d == nil || d.tiles == nil {
+		return TileInfo{}, false
+	}
+	return d.tiles.info, true
 }
 
 // Pixels is the model input's pixel count, the driver of inference cost.
@@ -382,18 +408,14 @@ func (e *Engine) Decode(path string, keepAlpha bool) (*Decoded, error) {
 	if err != nil {
 		return nil, err
 	}
-	// ONNX Runtime would crash on this inference, budget or not.
-	if err := checkResize(e.spec, g, w, h, e.opts.MaxSide); err != nil {
+	// An inference that would crash ONNX Runtime, or that the whole budget
+	// cannot hold, is never started whole: it runs as tiles (--tile auto)
+	// or is refused, before its pixels are decoded.
+	tiles, err := e.planTiles(g, w, h)
+	if err != nil {
 		return nil, err
 	}
-	if e.budget != nil {
-		// An inference the whole budget cannot hold is never started: it
-		// would take memory the budget says is not there.
-		if err := e.budget.Check(e.spec, g, w, h, e.opts.MaxSide); err != nil {
-			return nil, err
-		}
-	}
-	d := &Decoded{Geom: g, W: g.ModelW, H: g.ModelH, Source: image.Pt(w, h), Meta: src.Metadata, Warnings: src.Warnings, Colour: src.Colour}
+	d := &Decoded{tiles: tiles, Geom: g, W: g.ModelW, H: g.ModelH, Source: image.Pt(w, h), Meta: src.Metadata, Warnings: src.Warnings, Colour: src.Colour}
 	switch {
 	case e.opts.KeepSize:
 		d.W, d.H = w, h
@@ -429,6 +451,9 @@ func (e *Engine) Admit(ctx context.Context, d *Decoded) (release func(), err err
 	if e.budget == nil {
 		return func() {}, nil
 	}
+	if d.tiles != nil {
+		return e.budget.AcquireBytes(ctx, d.tiles.admit())
+	}
 	return e.budget.Acquire(ctx, d.Pixels())
 }
 
@@ -439,6 +464,9 @@ var errTimeout = errors.New("per-image timeout")
 // re-applied). Safe for as many concurrent callers as there are sessions;
 // more wait for one.
 func (e *Engine) Infer(ctx context.Context, d *Decoded, turn Turn) (*image.NRGBA, error) {
+	if d.tiles != nil {
+		return e.inferTiled(ctx, d)
+	}
 	var s *model.Session
 	if turn == Last {
 		s = e.wideSession()
@@ -450,7 +478,7 @@ func (e *Engine) Infer(ctx context.Context, d *Decoded, turn Turn) (*image.NRGBA
 		if s, err = e.session(ctx); err != nil {
 			return nil, err
 		}
-		defer func() { e.sessions <- s }()
+		defer e.putSession(s)
 	}
 	if e.opts.Timeout > 0 {
 		var cancel context.CancelFunc

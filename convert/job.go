@@ -49,6 +49,9 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
+	if err := validateTile(o.Tile, spec); err != nil {
+		return nil, &SetupError{err}
+	}
 	roots := o.Inputs
 	if o.FromList {
 		roots = append(roots[:len(roots):len(roots)], o.ListRoot)
@@ -236,6 +239,8 @@ func settingsOf(o *Options, spec *model.Spec, rt *model.Runtime, outDir string) 
 		ORTLibrary:   rt.Library,
 		ORTTelemetry: rt.TelemetryState(),
 		IntraThreads: o.SessionOptions().IntraOpThreads,
+		Tile:         o.Tile.String(),
+		TileOverlap:  o.Tile.OverlapString(),
 	}
 	if s.Format == "" {
 		s.Format = "keep"
@@ -335,6 +340,7 @@ func (j *job) convert(ctx context.Context, leaders []*task, eo EngineOptions) er
 		Photo: func(t *task) (string, OutputFormat) { return t.Path, t.Format },
 		Store: j.write,
 		Warn:  func(t *task, msg string) { t.warnings = append(t.warnings, msg) },
+		Tiled: func(t *task, info TileInfo) { t.tiled = &info },
 		Total: len(leaders),
 	})
 	items := func(yield func(*task) bool) {
@@ -390,6 +396,13 @@ func (j *job) done(res pipeline.Result[*task]) error {
 	}
 	switch {
 	case res.Err == nil:
+		if t.tiled != nil {
+			t.tiled.Input = t.Path
+			j.sum.Tiled = append(j.sum.Tiled, *t.tiled)
+			if r, ok := j.reporter.(TileReporter); ok {
+				r.Tiled(*t.tiled)
+			}
+		}
 		j.sum.Converted++
 		j.reporter.Converted(t.Target, false, res.Timings)
 		j.finishCopies(t)

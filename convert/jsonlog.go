@@ -38,6 +38,7 @@ type JSONLog struct {
 	start  time.Time
 	stop   chan struct{}
 	ticker sync.WaitGroup
+	tiled  *TileInfo // for the next done event
 }
 
 type jsonEvent struct {
@@ -64,6 +65,8 @@ type jsonImage struct {
 	EncodeSecs    *float64 `json:"encode_seconds,omitempty"`
 	AdmitWaitSecs *float64 `json:"admit_wait_seconds,omitempty"`
 	LatencySecs   *float64 `json:"latency_seconds,omitempty"`
+	// Tiled says how an image that ran as tiles was tiled.
+	Tiled *TileInfo `json:"tiled,omitempty"`
 }
 
 type jsonWarning struct {
@@ -170,6 +173,9 @@ func (l *JSONLog) Converted(t Target, copied bool, tm Timings) {
 	defer l.mu.Unlock()
 	l.done++
 	e := jsonImage{jsonEvent: l.event("done"), Input: t.Path, Output: l.output(t), Copied: copied}
+	if l.tiled != nil && l.tiled.Input == t.Path && !copied {
+		e.Tiled, l.tiled = l.tiled, nil
+	}
 	if !copied {
 		e.DecodeSecs, e.InferSecs, e.EncodeSecs = seconds(tm.Decode), seconds(tm.Infer), seconds(tm.Encode)
 		e.AdmitWaitSecs, e.LatencySecs = seconds(tm.AdmitWait), seconds(tm.Latency)
@@ -193,6 +199,14 @@ func (l *JSONLog) Failed(f Failure) {
 	defer l.mu.Unlock()
 	l.done++
 	l.emit(jsonImage{jsonEvent: l.event("failed"), Input: f.Input, Error: f.Err.Error()})
+}
+
+// Tiled keeps how the image was tiled for its "done" event, which the job
+// reports next.
+func (l *JSONLog) Tiled(info TileInfo) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tiled = &info
 }
 
 // Warned emits a warning event unless --quiet (as Printer's WARN line).

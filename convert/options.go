@@ -39,6 +39,9 @@ type Options struct {
 	Timeout   time.Duration
 
 	MemBudget int64 // bytes for inferences in flight; 0 = DefaultBudget, <0 = none
+	// Tile says which images run as tiles: --tile auto (the zero value:
+	// those the budget cannot hold whole), off, or a tile side.
+	Tile TileOptions
 
 	Jobs     Jobs
 	JobsFrom string // why Jobs: reported in the summary ("" = the core-count default)
@@ -164,7 +167,7 @@ func (o *Options) EngineOptions() EngineOptions {
 		MaxSide: o.MaxSide, KeepSize: o.KeepSize, MaxPixels: o.MaxPixels, Quality: o.Quality,
 		Timeout: o.Timeout, Workers: o.Jobs.Infer, Session: o.SessionOptions(), MemBudget: o.MemBudget,
 		AutoThreads: o.Threads == 0, Cores: o.Cores, KeepMetadata: o.Metadata != MetadataStrip,
-		ColourInput: o.Colour == ColourInput,
+		ColourInput: o.Colour == ColourInput, Tile: o.Tile,
 	}
 }
 
@@ -182,6 +185,13 @@ func fingerprint(o *Options, spec *model.Spec, format OutputFormat) string {
 	fmt.Fprintf(h, "|max=%d|keep=%t|fmt=%s|q=%d|range=%s|mult=%d|meta=%s",
 		o.MaxSide, o.KeepSize, format, quality, spec.Range, spec.Multiple, o.Metadata)
 	fmt.Fprintf(h, "|color=%s", o.Colour)
+	// Tiles change pixels (a little for models that tile exactly, more
+	// with thumbnail statistics). The default leaves the fingerprint as it
+	// was before tiling existed, so outputs made then still resume; which
+	// images auto tiles depends on the machine's budget, not recorded here.
+	if o.Tile != (TileOptions{}) {
+		fmt.Fprintf(h, "|tile=%s|overlap=%s", o.Tile, o.Tile.OverlapString())
+	}
 	return hex.EncodeToString(h.Sum(nil))[:24]
 }
 

@@ -188,6 +188,22 @@ func (p *Printer) Failed(f Failure) {
 	}
 }
 
+// TileReporter is a Reporter that hears how an image that ran as tiles
+// was tiled, just before it is reported converted.
+type TileReporter interface {
+	Tiled(info TileInfo)
+}
+
+// Tiled prints "tiled path: 12 tiles of 1024 px ..." with --verbose.
+func (p *Printer) Tiled(info TileInfo) {
+	if p.Verbosity < Verbose {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.above(fmt.Sprintf("tiled %s: %s", QuoteName(info.Input), escapeControl(info.String())))
+}
+
 // Warner is a Reporter that hears about problems that did not fail an
 // input (a broken EXIF block dropped, metadata too big for the output
 // format). Without it, warnings go to Logf.

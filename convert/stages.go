@@ -26,6 +26,9 @@ type StageHooks[T any] struct {
 	// fail it (metadata that could not be kept, a colour profile that
 	// could not be applied). convert reports them with the item's result.
 	Warn func(item T, msg string)
+	// Tiled, if set, hears how an item that ran as tiles was tiled, once
+	// its inference succeeded.
+	Tiled func(item T, info TileInfo)
 	// Total is how many items the run will feed: the one that starts
 	// inference last gets the wide session (see Turn). 0 means an
 	// open-ended run, where every inference is Steady.
@@ -71,6 +74,9 @@ func Stages[T any](eng *Engine, h StageHooks[T]) pipeline.Stages[T, *InFlight[T]
 		},
 		Infer: func(ctx context.Context, f *InFlight[T]) (*InFlight[T], error) {
 			img, err := eng.Infer(ctx, f.Decoded, left.start())
+			if info, ok := f.Decoded.Tiled(); ok && err == nil && h.Tiled != nil {
+				h.Tiled(f.Item, info)
+			}
 			f.Result = img
 			f.Decoded = nil // let the decoded photo go while the result is encoded
 			return f, err

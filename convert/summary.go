@@ -76,6 +76,8 @@ type Settings struct {
 	ORTLibrary   string  `json:"onnxruntime_library"`
 	ORTTelemetry string  `json:"onnxruntime_telemetry"`
 	IntraThreads int     `json:"intra_op_threads"`
+	Tile         string  `json:"tile"`         // --tile: auto, off or the side
+	TileOverlap  string  `json:"tile_overlap"` // --tile-overlap: pixels, or "model"
 }
 
 // JobsDoc is Jobs as JSON.
@@ -101,6 +103,8 @@ type Summary struct {
 	Interrupted     bool         `json:"interrupted"`
 	Settings        Settings     `json:"settings"`
 	Budget          *BudgetStats `json:"memory_budget,omitempty"`
+	// Tiled are the images that ran as tiles, in completion order.
+	Tiled []TileInfo `json:"tiled,omitempty"`
 	// DryRun marks a --dry-run's summary: nothing was written, and Plan
 	// says what a run would do with each input.
 	DryRun bool        `json:"dry_run,omitempty"`

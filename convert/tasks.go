@@ -25,12 +25,13 @@ type task struct {
 	fingerprint string
 
 	followers []*task
-	copyErrs  []error  // per follower, set by the encode stage
-	upToDate  bool     // the manifest says its output is current
-	why       string   // why it is skipped or converted, for --dry-run and logs
-	source    string   // for a copy-only task: an up-to-date identical output
-	reported  bool     // the pipeline has given its result
-	warnings  []string // problems that did not fail it, reported when it is done
+	copyErrs  []error   // per follower, set by the encode stage
+	upToDate  bool      // the manifest says its output is current
+	why       string    // why it is skipped or converted, for --dry-run and logs
+	source    string    // for a copy-only task: an up-to-date identical output
+	reported  bool      // the pipeline has given its result
+	warnings  []string  // problems that did not fail it, reported when it is done
+	tiled     *TileInfo // how it was tiled; nil when it ran whole
 }
 
 // plan is the work left after resume and de-duplication.

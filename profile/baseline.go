@@ -106,6 +106,8 @@ func CheckComparable(base *Result, s Settings, m Machine, memLimit uint64) (warn
 	differs("--format", b.Format, s.Format)
 	differs("--quality", b.Quality, s.Quality)
 	differs("--threads", b.Threads, s.Threads)
+	differs("--tile", TileName(b.Tile), TileName(s.Tile))
+	differs("--tile-overlap", TileOverlapName(b.TileOverlap), TileOverlapName(s.TileOverlap))
 	differs("--mem-budget", budgetName(b.MemBudget), budgetName(s.MemBudget))
 	differs("CPU", quoted(base.CPUModel), quoted(m.CPUModel))
 	differs("cores", base.Cores, m.Cores)

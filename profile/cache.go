@@ -65,6 +65,8 @@ type Key struct {
 	KeepSize    bool
 	Threads     int   // 0: convert's rule
 	MemBudget   int64 // --mem-budget: 0 default, -1 off, else bytes
+	Tile        string
+	TileOverlap string
 	Machine     Machine
 }
 
@@ -72,7 +74,27 @@ type Key struct {
 func KeyOf(r *Result) Key {
 	s := r.Settings
 	return Key{ModelSHA256: s.ModelSHA256, MaxSide: s.MaxSide, KeepSize: s.KeepSize, Threads: s.Threads, MemBudget: s.MemBudget,
+		Tile: TileName(s.Tile), TileOverlap: TileOverlapName(s.TileOverlap),
 		Machine: Machine{CPUModel: r.CPUModel, Cores: r.Cores, MemLimit: r.Memory.Limit}}
+}
+
+// TileName is a profile's --tile as a key compares it. Profiles written
+// before tiling existed count as auto, the default: they ran every image
+// that fits the budget whole, as auto does, and refused the others, which
+// auto tiles (a profile with refused images measured nothing of them).
+func TileName(s string) string {
+	if s == "" {
+		return "auto"
+	}
+	return s
+}
+
+// TileOverlapName is a profile's --tile-overlap as a key compares it.
+func TileOverlapName(s string) string {
+	if s == "" {
+		return "model"
+	}
+	return s
 }
 
 // Cached is a profile found for a key.
@@ -116,6 +138,7 @@ func describeKey(k Key) string {
 	return strings.Join([]string{
 		fmt.Sprintf("--max-size %d", k.MaxSide), fmt.Sprintf("--keep-size %t", k.KeepSize),
 		"--threads " + threads, "--mem-budget " + budgetName(k.MemBudget),
+		"--tile " + k.Tile, "--tile-overlap " + k.TileOverlap,
 		fmt.Sprintf("%d cores of %q", k.Machine.Cores, k.Machine.CPUModel), "memory limit " + Bytes(k.Machine.MemLimit),
 	}, ", ")
 }

@@ -92,16 +92,21 @@ type Result struct {
 
 // Settings are the convert settings every level ran with.
 type Settings struct {
-	Model        string  `json:"model"`
-	ModelSHA256  string  `json:"model_sha256"`
-	MaxSide      int     `json:"max_size"`
-	KeepSize     bool    `json:"keep_size"`
-	Format       string  `json:"format"`
-	Quality      int     `json:"quality"`
-	Metadata     string  `json:"metadata,omitempty"` // --metadata keep|strip
-	Colour       string  `json:"color,omitempty"`    // --color srgb|input
-	Threads      int     `json:"threads"`
-	MemBudget    int64   `json:"mem_budget"` // --mem-budget: 0 convert's default, -1 off, else bytes
+	Model       string `json:"model"`
+	ModelSHA256 string `json:"model_sha256"`
+	MaxSide     int    `json:"max_size"`
+	KeepSize    bool   `json:"keep_size"`
+	Format      string `json:"format"`
+	Quality     int    `json:"quality"`
+	Metadata    string `json:"metadata,omitempty"` // --metadata keep|strip
+	Colour      string `json:"color,omitempty"`    // --color srgb|input
+	Threads     int    `json:"threads"`
+	MemBudget   int64  `json:"mem_budget"` // --mem-budget: 0 convert's default, -1 off, else bytes
+	// Tile and TileOverlap are --tile (auto, off or the side) and
+	// --tile-overlap (pixels, or "model"); "" in profiles written before
+	// tiling existed (TileName).
+	Tile         string  `json:"tile,omitempty"`
+	TileOverlap  string  `json:"tile_overlap,omitempty"`
 	Photos       int     `json:"photos"`
 	WindowSecs   float64 `json:"window_s"`
 	LevelTimeout float64 `json:"level_timeout_s"`
@@ -203,6 +208,7 @@ func SettingsOf(o Options) Settings {
 		MaxSide: o.Convert.MaxSide, KeepSize: o.Convert.KeepSize, Format: string(o.Convert.Format),
 		Quality: o.Convert.Quality, Metadata: string(o.Convert.Metadata), Colour: string(o.Convert.Colour),
 		Threads: o.Convert.Threads, MemBudget: o.Convert.MemBudget,
+		Tile: o.Convert.Tile.String(), TileOverlap: o.Convert.Tile.OverlapString(),
 		Photos:     len(o.Level.Inputs),
 		WindowSecs: o.Level.Window.Seconds(), LevelTimeout: o.Level.Limit.Seconds(),
 		Encode: "in memory (io.Discard); file writes not measured",

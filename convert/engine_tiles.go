@@ -1,0 +1,196 @@
+package convert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"animegan/imageio"
+	"animegan/model"
+	"animegan/tiling"
+)
+
+// setupTiling prepares the model's tiles for --tile auto or N: the model
+// is analysed once (model.NewTiler); one that cannot be tiled is an error
+// for --tile N, and for auto a reason kept for the images that would need
+// tiles.
+func (e *Engine) setupTiling() error {
+	t := e.opts.Tile
+	if err := validateTile(t, e.spec); err != nil {
+		return err
+	}
+	if e.opts.Workers == 0 || t.Mode == TileOff || !e.spec.Dynamic() {
+		return nil
+	}
+	tiler, err := model.NewTiler(e.spec, e.data)
+	if err != nil {
+		if t.Mode == TileFixed {
+			return fmt.Errorf("--tile %d: %w", t.Size, err)
+		}
+		e.tileRefusal = err
+		return nil
+	}
+	e.tiler = tiler
+	e.overlap = tiler.Overlap()
+	if t.OverlapSet {
+		e.overlap = t.Overlap
+	}
+	if t.Mode == TileFixed && 2*e.overlap >= t.Size {
+		return fmt.Errorf("--tile %d: the model's tiles overlap by %d px (its receptive field); use a tile larger than %d, or a smaller --tile-overlap",
+			t.Size, e.overlap, 2*e.overlap)
+	}
+	return nil
+}
+
+// Overlap is the overlap between tiles this engine uses (0 when it does
+// not tile).
+func (e *Engine) Overlap() int { return e.overlap }
+
+// TileRefusal is why the model cannot be tiled (nil when it can, or when
+// tiling is off).
+func (e *Engine) TileRefusal() error { return e.tileRefusal }
+
+// putSession gives a whole-image session back, or closes it while images
+// run as tiles: its arena keeps its peak, which no admitted inference
+// counts any more, and the tiles need that memory.
+func (e *Engine) putSession(s *model.Session) {
+	e.mu.Lock()
+	if e.tiled > 0 {
+		e.created--
+		e.mu.Unlock()
+		s.Close()
+		return
+	}
+	e.mu.Unlock()
+	e.sessions <- s
+}
+
+func (e *Engine) beginTiled() {
+	e.mu.Lock()
+	e.tiled++
+	e.mu.Unlock()
+	e.closeIdle()
+}
+
+func (e *Engine) endTiled() {
+	e.mu.Lock()
+	e.tiled--
+	e.mu.Unlock()
+}
+
+// tileSessionOptions are the settings of an image's tile sessions when k
+// of them run at once: the cores are split among them as among workers.
+func (e *Engine) tileSessionOptions(k int) model.SessionOptions {
+	so := e.opts.Session
+	if e.opts.AutoThreads && e.opts.Cores > 0 {
+		so.IntraOpThreads = max(1, e.opts.Cores/max(1, k))
+		// Whole images may run beside the tiles on other workers.
+		so.Spinning = false
+	}
+	return so
+}
+
+// inferTiled runs a tiled image: the statistics of its thumbnail (models
+// with global normalisations), then its tiles, blended. The image's infer
+// worker was admitted (Admit) with the image's own memory and one tile
+// worker's inference: that worker runs tiles one after the other on a
+// session of its own and so always progresses, whatever else waits for
+// the budget. Up to tileJob.workers-1 more tile workers are each admitted
+// by the budget as one tile inference, and hold that admission as long as
+// their session (whose arena keeps a tile's peak) is alive; they stop
+// waiting for room once every tile has been taken. The per-image
+// --timeout covers the thumbnail and every tile.
+func (e *Engine) inferTiled(ctx context.Context, d *Decoded) (*image.NRGBA, error) {
+	e.beginTiled()
+	defer e.endTiled()
+	if e.opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, e.opts.Timeout, errTimeout)
+		defer cancel()
+	}
+	var done atomic.Int64
+	out, err := e.runTiles(ctx, d.Img, d.tiles, &done)
+	if err != nil {
+		if errors.Is(context.Cause(ctx), errTimeout) {
+			return nil, fmt.Errorf("inference timed out after %s (--timeout) with %d of %d tiles done", e.opts.Timeout, done.Load(), len(d.tiles.grid.Tiles))
+		}
+		return nil, err
+	}
+	img := resizeTo(out, d.W, d.H)
+	if d.Alpha != nil {
+		img = imageio.ApplyAlpha(img, d.Alpha)
+	}
+	return img, nil
+}
+
+func (e *Engine) runTiles(ctx context.Context, img *image.NRGBA, j *tileJob, done *atomic.Int64) (*image.NRGBA, error) {
+	so := e.tileSessionOptions(j.workers)
+	var st *model.Stats
+	if j.thumb != (image.Point{}) {
+		ss, err := e.tiler.NewStatsSession(so)
+		if err != nil {
+			return nil, err
+		}
+		thumb := imageio.Resize(img, j.thumb.X, j.thumb.Y)
+		st, err = ss.Run(ctx, thumb)
+		ss.Close()
+		if err != nil {
+			return nil, fmt.Errorf("thumbnail statistics at %dx%d: %w", j.thumb.X, j.thumb.Y, err)
+		}
+	}
+	b := tiling.NewBlender(j.grid)
+	n := int64(len(j.grid.Tiles))
+	var next atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	// waiting ends the extra workers' wait for room once every tile is
+	// taken: the first worker alone can finish the image.
+	waiting, stopWaiting := context.WithCancel(gctx)
+	defer stopWaiting()
+	worker := func(extra bool) error {
+		if extra && e.budget != nil {
+			release, err := e.budget.AcquireBytes(waiting, j.tileEst)
+			if err != nil {
+				return nil // no room before the tiles ran out, or the image failed
+			}
+			defer release()
+		}
+		if next.Load() >= n {
+			return nil
+		}
+		s, err := e.tiler.NewTileSession(so)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		for {
+			i := next.Add(1) - 1
+			if i >= n {
+				return nil
+			}
+			r := j.grid.Tiles[i]
+			out, err := s.Run(gctx, crop(img, r), st)
+			if err != nil {
+				return fmt.Errorf("tile %d of %d (%v): %w", i+1, n, r, err)
+			}
+			if err := b.Add(int(i), out); err != nil {
+				return err
+			}
+			done.Add(1)
+		}
+	}
+	g.Go(func() error {
+		defer stopWaiting()
+		return worker(false)
+	})
+	for range j.workers - 1 {
+		g.Go(func() error { return worker(true) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return b.Image()
+}

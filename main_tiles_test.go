@@ -1,0 +1,266 @@
+package main
+
+import (
+	"image"
+	"image/draw"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"animegan/internal/ortest"
+	"animegan/onnxgraph"
+	"animegan/optimize"
+	"animegan/synth"
+)
+
+// tileSummary is the part of convert's --json summary about tiles.
+type tileSummary struct {
+	jsonSummary
+	Settings struct {
+		Tile        string `json:"tile"`
+		TileOverlap string `json:"tile_overlap"`
+	} `json:"settings"`
+	Tiled []struct {
+		Input                               string
+		Tile, Overlap, Tiles, Width, Height int
+		Mode, Why                           string
+		Workers                             int
+	} `json:"tiled"`
+}
+
+// scenePNG writes a synthetic photo (synth.Scene: sky, ground, objects,
+// texture) as a PNG, so results can be compared pixel for pixel.
+func scenePNG(t *testing.T, path string, seed int64, w, h int) {
+	t.Helper()
+	writePNG(t, path, synth.Scene(seed, w, h))
+}
+
+func readNRGBA(t *testing.T, path string) *image.NRGBA {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out := image.NewNRGBA(img.Bounds())
+	draw.Draw(out, out.Rect, img, img.Bounds().Min, draw.Src)
+	return out
+}
+
+// TestTiles: images run as tiles through the built binary with the
+// built-in model, which has no global operation and so tiles exactly up to
+// its receptive field. Each case converts one synthetic photo and checks
+// the exit status, the summary's tiling record, the output's size and its
+// PSNR from the same photo converted whole (--tile off, budget off).
+func TestTiles(t *testing.T) {
+	ortest.Init(t)
+	const w, h = 1200, 800
+	src := filepath.Join(t.TempDir(), "in", "photo.png")
+	scenePNG(t, src, 11, w, h)
+	refDir := filepath.Join(t.TempDir(), "ref")
+	if r := animegan(t, nil, "convert", src, "-o", refDir, "--max-size", "0", "--mem-budget", "off", "--tile", "off", "-q"); r.code != 0 {
+		t.Fatalf("untiled reference: exit %d\n%s", r.code, r.stderr)
+	}
+	ref := readNRGBA(t, filepath.Join(refDir, "photo.png"))
+
+	tests := []struct {
+		name      string
+		args      []string
+		wantCode  int
+		wantTiled bool
+		wantTile  int     // 0: any
+		minPSNR   float64 // from the untiled result
+		maxPSNR   float64 // 0: no upper bound
+		workers   int     // tile sessions at once; 0: any
+		stderr    string  // a regexp stderr must match
+	}{
+		// The whole inference needs about 0.5 GB with the built-in model
+		// (calibrated); 256 MiB cannot hold it, so auto tiles it.
+		{name: "over the budget: auto tiles it", args: []string{"--mem-budget", "256MiB"}, wantTiled: true, minPSNR: 60},
+		{name: "over the budget, --tile off: refused as before", args: []string{"--mem-budget", "256MiB", "--tile", "off"},
+			wantCode: 1, stderr: `FAIL .*photo\.png: needs about .* for a 1200x800 inference, budget 256 MiB: use --max-size \d+ or less`},
+		{name: "fits: auto runs it whole", args: []string{"--mem-budget", "4GiB"}, minPSNR: 99},
+		{name: "--tile 256 on an image that fits", args: []string{"--tile", "256", "-j", "1"}, wantTiled: true, wantTile: 256, minPSNR: 60, workers: 1},
+		{name: "--tile 256, -j 2: tiles on two sessions", args: []string{"--tile", "256", "-j", "2"}, wantTiled: true, wantTile: 256, minPSNR: 60, workers: 2},
+		// Without the overlap the model's receptive field is cut at every
+		// tile edge: the tiles differ from the whole run along them.
+		{name: "--tile-overlap 0: naive tiles, worse", args: []string{"--tile", "256", "--tile-overlap", "0"}, wantTiled: true, wantTile: 256, minPSNR: 30, maxPSNR: 55},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			args := append([]string{"convert", src, "-o", out, "--max-size", "0", "--json", "-v"}, tc.args...)
+			r := animegan(t, nil, args...)
+			if r.code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\n%s", r.code, tc.wantCode, r.stderr)
+			}
+			if tc.stderr != "" && !regexp.MustCompile(tc.stderr).MatchString(r.stderr) {
+				t.Fatalf("stderr does not match %q:\n%s", tc.stderr, r.stderr)
+			}
+			sum := parseJSON[tileSummary](t, r.stdout)
+			if tiled := len(sum.Tiled) == 1; tiled != tc.wantTiled {
+				t.Fatalf("tiled %+v, want tiled %t\n%s", sum.Tiled, tc.wantTiled, r.stderr)
+			}
+			if tc.wantTiled {
+				ti := sum.Tiled[0]
+				if ti.Input != src || ti.Tiles < 2 || ti.Width != w || ti.Height != h || (tc.wantTile > 0 && ti.Tile != tc.wantTile) || ti.Mode != "exact" || (tc.workers > 0 && ti.Workers != tc.workers) {
+					t.Fatalf("tiling record %+v", ti)
+				}
+				if !strings.Contains(r.stderr, "tiled "+src+": ") {
+					t.Errorf("--verbose does not say the image was tiled:\n%s", r.stderr)
+				}
+			}
+			if tc.wantCode != 0 {
+				if _, err := os.Stat(filepath.Join(out, "photo.png")); err == nil {
+					t.Fatal("a refused image has an output")
+				}
+				return
+			}
+			got := readNRGBA(t, filepath.Join(out, "photo.png"))
+			if got.Rect != ref.Rect {
+				t.Fatalf("output %v, want the full resolution %v", got.Rect, ref.Rect)
+			}
+			p := optimize.PSNR(got, ref)
+			t.Logf("PSNR from the untiled result: %.1f dB", p)
+			if p < tc.minPSNR || (tc.maxPSNR > 0 && p > tc.maxPSNR) {
+				t.Fatalf("PSNR %.1f dB from the untiled result, want %.0f to %.0f", p, tc.minPSNR, tc.maxPSNR)
+			}
+		})
+	}
+}
+
+// TestTileFlags: --tile and --tile-overlap values no run can use are
+// usage errors (exit 2) naming the flag, before anything is written.
+func TestTileFlags(t *testing.T) {
+	ortest.Init(t)
+	src := filepath.Join(t.TempDir(), "a.png")
+	pngFile(t, src, 64, 48)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tile", "100"}, "--tile 100: must be a multiple of the model's 8"},
+		{[]string{"--tile", "big"}, `--tile "big": want auto, off (or 0), or a tile side in pixels`},
+		{[]string{"--tile", "-8"}, `--tile "-8"`},
+		{[]string{"--tile-overlap", "-1"}, "--tile-overlap -1: must be 0 or more pixels"},
+		{[]string{"--tile", "64", "--tile-overlap", "32"}, "--tile-overlap 32: must be less than half the tile (64)"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			r := animegan(t, nil, append([]string{"convert", src, "-o", out}, tc.args...)...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, want 2 and %q:\n%s", r.code, tc.want, r.stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Fatal("the output folder was made")
+			}
+		})
+	}
+	// The environment sets them too.
+	out := filepath.Join(t.TempDir(), "out")
+	r := animegan(t, []string{"ANIMEGAN_TILE=12"}, "convert", src, "-o", out)
+	if r.code != 2 || !strings.Contains(r.stderr, "--tile 12: must be a multiple") {
+		t.Fatalf("ANIMEGAN_TILE=12: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestTileTimeout: --timeout is per image and covers all its tiles: each
+// 64 px tile takes milliseconds, the hundreds of them far longer than the
+// timeout, so the image fails naming the timeout and how many tiles were
+// done, and leaves no output.
+func TestTileTimeout(t *testing.T) {
+	ortest.Init(t)
+	src := filepath.Join(t.TempDir(), "big.png")
+	scenePNG(t, src, 3, 2048, 1536)
+	out := filepath.Join(t.TempDir(), "out")
+	r := animegan(t, nil, "convert", src, "-o", out, "--max-size", "0", "--tile", "64", "--timeout", "500ms", "--json")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	m := regexp.MustCompile(`inference timed out after 500ms \(--timeout\) with (\d+) of (\d+) tiles done`).FindStringSubmatch(r.stderr)
+	if m == nil || m[1] == m[2] {
+		t.Fatalf("no timeout across tiles in:\n%s", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "big.png")); err == nil {
+		t.Fatal("a timed-out image has an output")
+	}
+}
+
+// TestTileResume: an output made from tiles is journalled like any other,
+// so a re-run with the same flags skips it; another --tile makes other
+// pixels, so it converts again.
+func TestTileResume(t *testing.T) {
+	ortest.Init(t)
+	src := filepath.Join(t.TempDir(), "in", "photo.png")
+	scenePNG(t, src, 5, 640, 480)
+	out := filepath.Join(t.TempDir(), "out")
+	for i, tc := range []struct {
+		tile               string
+		converted, skipped int
+	}{{"256", 1, 0}, {"256", 0, 1}, {"320", 1, 0}} {
+		r := animegan(t, nil, "convert", src, "-o", out, "--max-size", "0", "--tile", tc.tile, "--json")
+		sum := parseJSON[tileSummary](t, r.stdout)
+		if r.code != 0 || sum.Converted != tc.converted || sum.Skipped != tc.skipped {
+			t.Fatalf("run %d (--tile %s): exit %d, %+v; want converted %d, skipped %d\n%s", i+1, tc.tile, r.code, sum.jsonSummary, tc.converted, tc.skipped, r.stderr)
+		}
+	}
+}
+
+// gapModel is a model with a global operation no rewrite knows: the
+// picture minus its GlobalAveragePool (its mean colour), so every output
+// pixel depends on the whole image.
+func gapModel(t *testing.T, dir string) string {
+	t.Helper()
+	g := onnxgraph.NewGraph("gap")
+	shape := []onnxgraph.Dimension{onnxgraph.Sym("N"), onnxgraph.Dim(3), onnxgraph.Sym("H"), onnxgraph.Sym("W")}
+	x := g.Input("input", onnxgraph.Float, shape...)
+	mean := g.Op("GlobalAveragePool", []string{x})
+	g.Output(g.Op("Sub", []string{x, mean}), "output", onnxgraph.Float, shape...)
+	data, err := onnxgraph.NewModel(g).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "gap.onnx")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestTileRefusedModel: a model the tile rewrite refuses still runs whole
+// where the budget holds it; an image that would need tiles fails with the
+// budget's refusal and the operation that prevents tiling; --tile N is a
+// setup error naming it.
+func TestTileRefusedModel(t *testing.T) {
+	ortest.Init(t)
+	dir := t.TempDir()
+	mdl := gapModel(t, dir)
+	in := filepath.Join(dir, "in")
+	big, small := filepath.Join(in, "big.png"), filepath.Join(in, "small.png")
+	scenePNG(t, big, 1, 1600, 1200)
+	scenePNG(t, small, 2, 64, 48)
+	out := filepath.Join(dir, "out")
+	r := animegan(t, nil, "convert", in, "-o", out, "-m", mdl, "--max-size", "0", "--mem-budget", "64MiB", "--json")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	sum := parseJSON[tileSummary](t, r.stdout)
+	if sum.Converted != 1 || sum.Failed != 1 || sum.Failures[0].Input != big || len(sum.Tiled) != 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if e := sum.Failures[0].Error; !strings.Contains(e, "needs about") || !strings.Contains(e, "tiles cannot help") || !strings.Contains(e, "GlobalAveragePool") {
+		t.Fatalf("failure %q: want the budget's refusal and the operation that prevents tiling", e)
+	}
+	r = animegan(t, nil, "convert", small, "-o", filepath.Join(dir, "out2"), "-m", mdl, "--tile", "256")
+	if r.code != 2 || !strings.Contains(r.stderr, "GlobalAveragePool") {
+		t.Fatalf("--tile 256 with a model that cannot be tiled: exit %d, want 2 naming the operation\n%s", r.code, r.stderr)
+	}
+}

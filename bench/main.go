@@ -311,7 +311,7 @@ func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (r
 		return r, err
 	}
 	r.split = best.String()
-	var ceils, convs, int8s []time.Duration
+	var ceils, convs, int8s, convCPUs, int8CPUs []time.Duration
 	c8 := c
 	c8.model = c.int8Path
 	for i := 0; i < max(1, c.reps) || (sum(ceils) < c.minTime && i < 12); i++ {
@@ -331,18 +331,19 @@ func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (r
 			r.convert, r.convertCPU, r.firstOutput = conv, convCPU, first
 		}
 		r.peakRSS = max(r.peakRSS, peak)
-		ceils, convs = append(ceils, ceil), append(convs, conv)
+		ceils, convs, convCPUs = append(ceils, ceil), append(convs, conv), append(convCPUs, convCPU)
 		if c.int8Path != "" {
-			conv8, _, _, _, err := endToEnd(c8, set.dir, size)
+			conv8, cpu8, _, _, err := endToEnd(c8, set.dir, size)
 			if err != nil {
 				return r, err
 			}
-			fmt.Fprintf(os.Stderr, "  int8 convert: %s\n", conv8.Round(time.Millisecond))
-			int8s = append(int8s, conv8)
+			fmt.Fprintf(os.Stderr, "  int8 convert: %s (CPU %s)\n", conv8.Round(time.Millisecond), cpu8.Round(time.Millisecond))
+			int8s, int8CPUs = append(int8s, conv8), append(int8CPUs, cpu8)
 		}
 	}
 	if c.int8Path != "" {
-		r.int8 = &int8Result{convert: slices.Min(int8s), median: median(int8s)}
+		r.int8 = &int8Result{convert: slices.Min(int8s), median: median(int8s),
+			cpu: median(int8CPUs), fp32CPU: median(convCPUs)}
 		if r.int8.meanPSNR, r.int8.worstPSNR, err = int8PSNR(spec, data, c.int8Path, imgs); err != nil {
 			return r, err
 		}

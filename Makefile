@@ -89,8 +89,11 @@ build: ort $(BIN)
 
 # Speed and memory against the model's own ceiling and the PyTorch loop
 # (README "Performance"): prints a table; needs no network.
+# BENCH_FLAGS passes bench's own flags (go run ./bench -h), from the make
+# command line or the environment: BENCH_FLAGS='-model trained' measures
+# the shared trained model, '-set shared' only the real photos.
 bench: build
-	$(GO) run -tags '$(TAGS)' ./bench -binary $(BIN)
+	$(GO) run -tags '$(TAGS)' ./bench -binary $(BIN) $(BENCH_FLAGS)
 
 # The README's before/after picture, from the demo's output.
 docs: demo

@@ -72,7 +72,7 @@ func main() {
 	var c config
 	var sizes string
 	flag.StringVar(&c.binary, "binary", "bin/animegan", "the animegan binary to measure")
-	flag.StringVar(&c.model, "model", "", "ONNX model (default: the AnimeGANv2 architecture from modelgen, NCHW, seed 1)")
+	flag.StringVar(&c.model, "model", "", "ONNX model (default: the AnimeGANv2 architecture from modelgen, NCHW, seed 1; \"trained\": the shared trained one, -shared/models/"+trainedModel+")")
 	flag.StringVar(&c.cache, "cache", ".cache/bench", "folder for the generated model and photos")
 	flag.StringVar(&sizes, "sizes", "512,256", "--max-size values to measure")
 	flag.IntVar(&c.count, "n", 30, "photos per set (all 30 of ../shared/photos)")
@@ -115,6 +115,12 @@ func main() {
 	}
 }
 
+// trainedModel is the AnimeGANv2 architecture with weights trained on the
+// shared photos (../shared/README.md): -model trained. Its activations have
+// the structure of a trained network's, which untrained weights flatter in
+// int8 calibration.
+const trainedModel = "animeganv2-arch-trained-nchw.onnx"
+
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "bench:", err)
 	os.Exit(1)
@@ -131,10 +137,13 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	if c.model == "" {
+	switch c.model {
+	case "":
 		if c.model, err = generatedModel(c.cache); err != nil {
 			return err
 		}
+	case "trained":
+		c.model = filepath.Join(c.shared, "models", trainedModel)
 	}
 	data, err := os.ReadFile(c.model)
 	if err != nil {
@@ -152,8 +161,8 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("animegan bench: %s, %d cores, ONNX Runtime %s, model %s (%s)\n",
-		runtime.GOARCH, runtime.NumCPU(), rt.Version, c.model, spec.Layout)
+	fmt.Printf("animegan bench: %s, %d cores, ONNX Runtime %s, model %s (%s), started %s, load average %s\n",
+		runtime.GOARCH, runtime.NumCPU(), rt.Version, c.model, spec.Layout, time.Now().UTC().Format("2006-01-02 15:04 UTC"), loadAverage())
 	if c.arenaExp {
 		return compareSessions(spec, data, sets[0], c.sizes[0])
 	}
@@ -176,10 +185,26 @@ func run(c config) error {
 		}
 	}
 	printRows(rows)
-	if c.tilesOn {
-		return runTiles(c)
+	if c.int8 {
+		printInt8(rows)
 	}
+	if c.tilesOn {
+		if err := runTiles(c); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("finished %s, load average %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), loadAverage())
 	return nil
+}
+
+// loadAverage is the kernel's 1, 5 and 15 minute load averages: on a
+// shared machine, what the figures were measured against.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
 }
 
 // generatedModel writes the AnimeGANv2 architecture once into the cache.
@@ -317,7 +342,7 @@ func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (r
 		return r, err
 	}
 	r.split = best.String()
-	var ceils, convs, int8s []time.Duration
+	var ceils, convs, int8s, convCPUs, int8CPUs []time.Duration
 	c8 := c
 	c8.model = c.int8Path
 	for i := 0; i < max(1, c.reps) || (sum(ceils) < c.minTime && i < 12); i++ {
@@ -337,18 +362,19 @@ func measure(c config, spec *model.Spec, data []byte, set photoSet, size int) (r
 			r.convert, r.convertCPU, r.firstOutput = conv, convCPU, first
 		}
 		r.peakRSS = max(r.peakRSS, peak)
-		ceils, convs = append(ceils, ceil), append(convs, conv)
+		ceils, convs, convCPUs = append(ceils, ceil), append(convs, conv), append(convCPUs, convCPU)
 		if c.int8Path != "" {
-			conv8, _, _, _, err := endToEnd(c8, set.dir, size)
+			conv8, cpu8, _, _, err := endToEnd(c8, set.dir, size)
 			if err != nil {
 				return r, err
 			}
-			fmt.Fprintf(os.Stderr, "  int8 convert: %s\n", conv8.Round(time.Millisecond))
-			int8s = append(int8s, conv8)
+			fmt.Fprintf(os.Stderr, "  int8 convert: %s (CPU %s)\n", conv8.Round(time.Millisecond), cpu8.Round(time.Millisecond))
+			int8s, int8CPUs = append(int8s, conv8), append(int8CPUs, cpu8)
 		}
 	}
 	if c.int8Path != "" {
-		r.int8 = &int8Result{convert: slices.Min(int8s), median: median(int8s)}
+		r.int8 = &int8Result{convert: slices.Min(int8s), median: median(int8s),
+			cpu: median(int8CPUs), fp32CPU: median(convCPUs)}
 		if r.int8.meanPSNR, r.int8.worstPSNR, err = int8PSNR(spec, data, c.int8Path, imgs); err != nil {
 			return r, err
 		}
@@ -602,26 +628,24 @@ func torchReference(c config, dir string, size int) time.Duration {
 
 func printRows(rows []row) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "photos\tmax-size\timages\tceiling (ORT alone)\tsplit\tconvert\tratio\truns\tratio of medians\tCPU ceiling\tCPU convert\tfirst output\tpeak RSS\tPyTorch loop\tconvert vs PyTorch\tint8 convert\tint8 vs fp32 convert\tint8 vs PyTorch\tint8 PSNR from fp32 mean / worst\t")
+	fmt.Fprintln(w, "photos\tmax-size\timages\tceiling (ORT alone)\tsplit\tconvert\tratio\truns\tratio of medians\tCPU ceiling\tCPU convert\tfirst output\tpeak RSS\tPyTorch loop\tconvert vs PyTorch\t")
 	for _, r := range rows {
 		torch, vs := "-", "-"
 		if r.torch > 0 {
 			torch = secs(r.torch)
 			vs = fmt.Sprintf("%.2fx", r.torch.Seconds()/r.convert.Seconds())
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\t%.3f\t%d\t%.3f\t%s\t%s\t%s\t%.2f GB\t%s\t%s\t%s\n",
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\t%.3f\t%d\t%.3f\t%s\t%s\t%s\t%.2f GB\t%s\t%s\t\n",
 			r.set, r.size, r.images, secs(r.ceiling), r.split, secs(r.convert),
 			r.ceiling.Seconds()/r.convert.Seconds(), r.runs, r.ceilingMedian.Seconds()/r.convertMedian.Seconds(),
 			secs(r.ceilingCPU), secs(r.convertCPU),
-			secs(r.firstOutput), float64(r.peakRSS)/1e9, torch, vs, int8Columns(r))
+			secs(r.firstOutput), float64(r.peakRSS)/1e9, torch, vs)
 	}
 	w.Flush()
 	fmt.Println("ratio = ceiling time / convert time, each the best of its runs (1.0: convert runs at the speed of the model alone);")
 	fmt.Println("ratio of medians = the same with each one's median run;")
 	fmt.Println("CPU = user + system time of the timed part (the ceiling) or of the whole process (convert);")
 	fmt.Println("convert vs PyTorch = PyTorch loop time / convert time (throughput ratio);")
-	fmt.Println("int8 = convert -m the model `animegan optimize` made from it on the set's photos, timed alternately with fp32 convert (best and median runs);")
-	fmt.Println("int8 PSNR = the int8 outputs against the fp32 outputs on every image of the set, as convert feeds them.")
 }
 
 func sum(ds []time.Duration) (t time.Duration) {

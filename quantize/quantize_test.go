@@ -53,8 +53,9 @@ func quantised(t *testing.T, layout modelgen.Layout) ([]byte, *quantize.Plan) {
 // input, weight and bias through DequantizeLinear (int8 per-channel
 // weights with one scale per output channel, int32 bias with scale =
 // input scale x weight scale), and its output goes only to a
-// QuantizeLinear; no float Conv weight is left; ONNX Runtime loads the
-// result.
+// QuantizeLinear; the reflect Pads before them pad uint8 values; no
+// Shape reads a DequantizeLinear; no float Conv weight is left; ONNX
+// Runtime loads the result.
 func TestQDQStructure(t *testing.T) {
 	ortest.Init(t)
 	for _, layout := range []modelgen.Layout{modelgen.NCHW, modelgen.NHWC} {
@@ -89,14 +90,20 @@ func TestQDQStructure(t *testing.T) {
 				}
 				return p
 			}
-			convs := 0
+			convs, intPads := 0, 0
 			for _, n := range g.Nodes {
 				if n.OpType != "Conv" {
 					continue
 				}
 				convs++
 				x := dq(n.Inputs[0])
-				if q := producer[x.Inputs[0]]; q == nil || q.OpType != "QuantizeLinear" {
+				q := producer[x.Inputs[0]]
+				if q != nil && q.OpType == "Pad" {
+					// reflect-padded in uint8 (padInInt8)
+					intPads++
+					q = producer[q.Inputs[0]]
+				}
+				if q == nil || q.OpType != "QuantizeLinear" {
 					t.Errorf("%s: input not quantised by a QuantizeLinear", n.Name)
 				}
 				xScale := inits[x.Inputs[1]].Floats[0]
@@ -130,6 +137,23 @@ func TestQDQStructure(t *testing.T) {
 			}
 			if convs != 25 {
 				t.Errorf("%d Conv, want 25", convs)
+			}
+			pads := 0
+			for _, n := range g.Nodes {
+				if n.OpType == "Pad" {
+					pads++
+				}
+			}
+			if intPads != pads || pads == 0 {
+				t.Errorf("%d of %d Pads pad uint8 values before a Conv, want all", intPads, pads)
+			}
+			for _, n := range g.Nodes {
+				if n.OpType != "Shape" {
+					continue
+				}
+				if p := producer[n.Inputs[0]]; p != nil && p.OpType == "DequantizeLinear" {
+					t.Errorf("%s reads a DequantizeLinear's output: it would keep that float tensor computed", n.Name)
+				}
 			}
 			for _, tn := range g.Inits {
 				if tn.DType == onnxgraph.Float && len(tn.Dims) == 4 {

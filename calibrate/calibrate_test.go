@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"animegan/quantize"
 )
 
 // batches is a stream whose range grows in both directions as it goes,
@@ -81,6 +83,36 @@ func TestNarrowAndConstant(t *testing.T) {
 		n.Add([]float32{1, 1.0001, 1.0002}, m != MinMax)
 		if r := n.Range(m, DefaultPercentile); !(r.Min >= 1 && r.Max <= 1.0002 && r.Max > r.Min) {
 			t.Errorf("%s: narrow range gave %+v", m, r)
+		}
+	}
+}
+
+// TestRangesByRole: under Percentile, the same values give the clipped
+// range to a hidden tensor and their whole range to one read by a
+// normalisation or reaching the output; minmax and entropy give every
+// role the same range.
+func TestRangesByRole(t *testing.T) {
+	names := []string{"hidden", "norm", "out"}
+	roles := map[string]quantize.Role{"norm": quantize.Normalized, "out": quantize.Output}
+	for _, m := range []Method{Percentile, MinMax, Entropy} {
+		c := NewCollector(names, m)
+		for _, b := range batches() {
+			for i := range names {
+				c.Add(i, b)
+			}
+		}
+		r := c.Ranges(roles)
+		s := c.Stats(0)
+		full := quantize.Range{Min: s.Min, Max: s.Max}
+		switch m {
+		case Percentile:
+			if r["norm"] != full || r["out"] != full || r["hidden"].Max >= s.Max || r["hidden"] != s.Range(Percentile, DefaultPercentile) {
+				t.Errorf("percentile: %+v, full %+v", r, full)
+			}
+		default:
+			if r["norm"] != r["hidden"] || r["out"] != r["hidden"] {
+				t.Errorf("%s: roles changed the range: %+v", m, r)
+			}
 		}
 	}
 }

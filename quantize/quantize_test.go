@@ -256,3 +256,52 @@ func ramp(n int) []float32 {
 	}
 	return v
 }
+
+// TestRoles: in AnimeGANv2 (both layouts: the NHWC export has Transposes
+// around every Conv) each Conv's output is read by a normalisation except
+// the last one's, which reaches the picture through Tanh; the Conv inputs
+// (after LeakyReLU and padding) are hidden. In a graph where a Conv output
+// is also added to another tensor before the output, it is hidden.
+func TestRoles(t *testing.T) {
+	for _, layout := range []modelgen.Layout{modelgen.NCHW, modelgen.NHWC} {
+		t.Run(layout.String(), func(t *testing.T) {
+			data, err := modelgen.AnimeGANv2(layout, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := read(t, data)
+			p, err := quantize.NewPlan(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := map[quantize.Role]int{}
+			for _, a := range p.Activations {
+				count[p.Roles[a]]++
+			}
+			last := p.Targets[len(p.Targets)-1].Node.Outputs[0]
+			if count[quantize.Normalized] != 24 || count[quantize.Output] != 1 || p.Roles[last] != quantize.Output ||
+				count[quantize.Hidden] != len(p.Activations)-25 {
+				t.Errorf("roles %v (last Conv's output %s: %v)", count, last, p.Roles[last])
+			}
+			for _, tg := range p.Targets {
+				if r := p.Roles[tg.Node.Inputs[0]]; r != quantize.Hidden {
+					t.Errorf("%s input %s: %v, want hidden", tg.Node.Name, tg.Node.Inputs[0], r)
+				}
+			}
+		})
+	}
+	g := onnxgraph.NewGraph("residual")
+	x := g.Input("x", onnxgraph.Float, onnxgraph.Dim(1), onnxgraph.Dim(3), onnxgraph.Dim(8), onnxgraph.Dim(8))
+	w := g.Floats([]int64{3, 3, 1, 1}, 1, 0, 0, 0, 1, 0, 0, 0, 1)
+	y := g.Op("Conv", []string{x, w})
+	g.Output(g.Op("Tanh", []string{g.Op("Add", []string{y, x})}), "y", onnxgraph.Float)
+	m := onnxgraph.NewModel(g)
+	m.Opset = 17
+	p, err := quantize.NewPlan(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := p.Roles[y]; r != quantize.Hidden {
+		t.Errorf("a Conv output added to the input: %v, want hidden", r)
+	}
+}

@@ -370,7 +370,7 @@ func (o *Options) calibrate(ctx context.Context, spec *model.Spec, m *onnxgraph.
 		}
 	}
 	bar.Finish()
-	ranges := col.Ranges(nil)
+	ranges := col.Ranges()
 	// A graph input's range is the model's pixel range.
 	lo := float32(-1)
 	if spec.Range == model.RangeUnit {

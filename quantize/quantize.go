@@ -45,111 +45,10 @@ type Target struct {
 
 // Plan lists what Quantize will do to a graph: the operators it will
 // quantise, and the activations whose ranges it needs (their inputs and
-// outputs, in graph order, each once), with what each feeds.
+// outputs, in graph order, each once).
 type Plan struct {
 	Targets     []Target
 	Activations []string
-	Roles       map[string]Role // every activation's; Hidden when absent
-}
-
-// Role is what an activation feeds, as far as it matters to how much of
-// its range calibration may clip.
-type Role int
-
-const (
-	// Hidden feeds other operators inside the network: a clipped outlier
-	// is one value among many that the next layers mix.
-	Hidden Role = iota
-	// Normalized is read by a normalisation (InstanceNormalization,
-	// LayerNormalization, BatchNormalization, GroupNormalization, through
-	// reshapes and transposes): the normaliser's mean and variance, and so
-	// every value of the channel or image, move with each clipped value.
-	Normalized
-	// Output reaches a graph output through element-wise operators only:
-	// what is clipped here is clipped in the picture.
-	Output
-)
-
-func (r Role) String() string {
-	switch r {
-	case Normalized:
-		return "normalized"
-	case Output:
-		return "output"
-	}
-	return "hidden"
-}
-
-// passThrough are operators that move values without changing them: a
-// role is seen through them.
-var passThrough = map[string]bool{"Reshape": true, "Transpose": true, "Identity": true, "Squeeze": true,
-	"Unsqueeze": true, "Flatten": true}
-
-// normalizers are the operators that give a tensor the Normalized role.
-var normalizers = map[string]bool{"InstanceNormalization": true, "LayerNormalization": true,
-	"BatchNormalization": true, "GroupNormalization": true, "MeanVarianceNormalization": true}
-
-// elementwise are operators whose output pixel depends on its input's value
-// at the same place only (with constant second operands): an activation
-// reaching a graph output through them only is the picture, transformed.
-var elementwise = map[string]bool{"Tanh": true, "Sigmoid": true, "Clip": true, "Relu": true, "LeakyRelu": true,
-	"Add": true, "Sub": true, "Mul": true, "Div": true, "Cast": true, "Min": true, "Max": true, "HardSigmoid": true}
-
-// roles finds the role of each activation of p in g.
-func roles(g *onnxgraph.Graph, acts []string, inits map[string]*onnxgraph.Tensor) map[string]Role {
-	consumers := map[string][]*onnxgraph.Node{}
-	for _, n := range g.Nodes {
-		for _, in := range n.Inputs {
-			consumers[in] = append(consumers[in], n)
-		}
-	}
-	outputs := map[string]bool{}
-	for _, o := range g.Outputs {
-		outputs[o.Name] = true
-	}
-	// constOperands says whether n's inputs other than from are constant.
-	constOperands := func(n *onnxgraph.Node, from string) bool {
-		for _, in := range n.Inputs {
-			if in != from && in != "" && inits[in] == nil {
-				return false
-			}
-		}
-		return true
-	}
-	out := map[string]Role{}
-	for _, a := range acts {
-		role := Hidden
-		seen := map[string]bool{}
-		var walk func(name string, toOutput bool)
-		walk = func(name string, toOutput bool) {
-			if seen[name] || role == Normalized {
-				return
-			}
-			seen[name] = true
-			if toOutput && outputs[name] {
-				role = Output
-			}
-			for _, n := range consumers[name] {
-				switch {
-				case normalizers[n.OpType] && len(n.Inputs) > 0 && n.Inputs[0] == name:
-					role = Normalized
-				case passThrough[n.OpType] && len(n.Inputs) > 0 && n.Inputs[0] == name:
-					for _, o := range n.Outputs {
-						walk(o, toOutput)
-					}
-				case elementwise[n.OpType] && toOutput && constOperands(n, name):
-					for _, o := range n.Outputs {
-						walk(o, true)
-					}
-				}
-			}
-		}
-		walk(a, true)
-		if role != Hidden {
-			out[a] = role
-		}
-	}
-	return out
 }
 
 // NewPlan finds the operators to quantise in g, refusing a graph that is
@@ -189,7 +88,6 @@ func NewPlan(m *onnxgraph.Model) (*Plan, error) {
 		addAct(n.Inputs[0])
 		addAct(n.Outputs[0])
 	}
-	p.Roles = roles(g, p.Activations, inits)
 	if len(p.Targets) == 0 {
 		return nil, fmt.Errorf("%w: the graph has no Conv, ConvTranspose, MatMul or Gemm with constant float32 weights", ErrNothingToQuantize)
 	}

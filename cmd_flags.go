@@ -23,8 +23,7 @@ func conversionFlags() []cli.Flag {
 		&cli.StringFlag{Name: "color", Value: string(convert.ColourSRGB), Usage: "`srgb|input`: write the results of photos with a colour profile (Adobe RGB, Display P3, ...) in sRGB, or converted back into the photo's own profile; both are tagged"},
 		&cli.StringFlag{Name: "metadata", Value: string(convert.MetadataKeep), Usage: "`keep|strip` the photos' EXIF (date, camera, GPS position), XMP and IPTC in the outputs"},
 		&cli.Int64Flag{Name: "max-pixels", Value: convert.DefaultMaxPixels, Usage: "reject images with more pixels than this, from their header"},
-		&cli.StringFlag{Name: "mem-budget", DefaultText: "75% of the memory limit (cgroup, RLIMIT_AS) or of available memory, the smaller",
-			Usage: "memory for inferences in flight, e.g. 6GiB; images wait for room instead of running out of memory; 0 = default, off = none"},
+		memBudgetFlag("memory for inferences in flight, e.g. 6GiB; images wait for room instead of running out of memory; 0 = default, off = none"),
 		&cli.StringFlag{Name: "tile", Value: "auto",
 			Usage: "`auto|off|N`: run images as N-pixel tiles (a multiple of the model's), blended across their overlap; auto tiles only the images whose whole inference --mem-budget cannot hold, with the largest tile that fits; off (or 0) never tiles"},
 		&cli.IntFlag{Name: "tile-overlap", DefaultText: "the model's receptive field",
@@ -81,6 +80,13 @@ func conversionOptions(c *cli.Context) (convert.Options, error) {
 		MemBudget: budget,
 		Tile:      tile,
 	}, nil
+}
+
+// memBudgetFlag is --mem-budget, read by parseBudget: one definition and
+// one default for every command that runs inferences under the budget.
+func memBudgetFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "mem-budget", DefaultText: "75% of the memory limit (cgroup, RLIMIT_AS) or of available memory, the smaller",
+		Usage: usage}
 }
 
 // parseBudget reads --mem-budget: a size, "" or 0 for the default, "off".

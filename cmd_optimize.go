@@ -39,7 +39,8 @@ Examples:
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "where to write the int8 model `FILE` (default MODEL.int8.onnx beside MODEL)"},
 			&cli.IntFlag{Name: "samples", Value: optimize.DefaultSamples, Usage: "photos to calibrate on (a quarter as many more are held back for the check)"},
 			&cli.IntFlag{Name: "max-size", Value: optimize.DefaultMaxSide, Usage: "longest side fed to the model while calibrating and checking, as convert --max-size"},
-			&cli.StringFlag{Name: "method", Value: calibrate.DefaultMethod.String(), Usage: "how activation ranges are chosen: minmax, percentile (99.99%) or entropy (KL divergence)"},
+			&cli.StringFlag{Name: "method", Value: calibrate.DefaultMethod.String(), Usage: "how activation ranges are chosen: minmax, percentile (the central 99.999% of values) or entropy (KL divergence)"},
+			memBudgetFlag("memory calibration and the check may use, e.g. 2GiB: the activations calibration needs are read in as many passes over the photos as it takes; 0 = default, off = none"),
 			&cli.Float64Flag{Name: "min-psnr", Value: optimize.DefaultMinPSNR, Usage: "refuse the int8 model when a held-back photo's PSNR from the fp32 result is below `DB`"},
 		}, modelFlags()...),
 		Action: runOptimize,
@@ -70,6 +71,10 @@ func runOptimize(c *cli.Context) error {
 	if c.Int("samples") < 1 || c.Int("max-size") < 1 {
 		return usageError{errors.New("optimize: --samples and --max-size must be positive")}
 	}
+	budget, err := parseBudget(c.String("mem-budget"))
+	if err != nil {
+		return usageError{err}
+	}
 	mdl, err := loadModel(c)
 	if err != nil {
 		return err
@@ -84,7 +89,7 @@ func runOptimize(c *cli.Context) error {
 	res, err := optimize.Run(c.Context, optimize.Options{
 		ModelPath: mdl.name, Data: mdl.data, Overrides: mdl.overrides, Photos: photos,
 		Out: c.String("output"), Samples: c.Int("samples"), MaxSide: c.Int("max-size"),
-		Method: method, MinPSNR: c.Float64("min-psnr"), Log: c.App.ErrWriter,
+		Method: method, MinPSNR: c.Float64("min-psnr"), MemBudget: budget, Log: c.App.ErrWriter,
 	})
 	if res != nil && len(res.Checked) > 0 {
 		printCheck(out, res)

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"animegan/internal/cgtest"
 	"animegan/internal/ortest"
 	"animegan/modelgen"
 	"animegan/synth"
@@ -140,5 +144,59 @@ func TestOptimizeSIGINT(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("left behind: %v", names)
+	}
+}
+
+// TestOptimizeInV1Cgroup: optimize at --max-size 512 in a cgroup v1 of
+// 2 GiB (as a Slurm task with --mem=2G) finishes with no OOM kill: its
+// default budget, 75% of that limit, makes it read the activations in
+// several passes. The control, the same run with --mem-budget off, holds
+// them all at once (about 3 GB for this architecture at 512 px) and is
+// OOM-killed: without the budget, the first run would be too.
+func TestOptimizeInV1Cgroup(t *testing.T) {
+	ortest.Init(t)
+	const gib = int64(1 << 30)
+	dir := t.TempDir()
+	data, err := modelgen.AnimeGANv2(modelgen.NCHW, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mdl := filepath.Join(dir, "v2.onnx")
+	os.WriteFile(mdl, data, 0o644)
+	photos := filepath.Join(dir, "photos")
+	os.Mkdir(photos, 0o755)
+	for i := range 2 { // one calibrated on, one held back
+		b, err := synth.EncodeJPEG(synth.Scene(int64(30+i), 512, 512), 90, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(photos, string(rune('a'+i))+".jpg"), b, 0o644)
+	}
+	run := func(name string, extra ...string) (*exec.ExitError, string, uint64) {
+		g := cgtest.V1Memory(t, nil, name, 2*gib)
+		cmd := g.Command(binary, append([]string{"optimize", mdl, "--calibrate", photos, "--samples", "1",
+			"--max-size", "512", "--min-psnr", "0", "-o", filepath.Join(dir, name+".onnx")}, extra...)...)
+		cmd.Env = append(cmd.Environ(), "ONNXRUNTIME_LIB="+ortest.LibraryPath())
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		oc, _ := os.ReadFile(filepath.Join(g.Dir, "memory.oom_control"))
+		var kills uint64
+		for _, line := range strings.Split(string(oc), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				kills, _ = strconv.ParseUint(v, 10, 64)
+			}
+		}
+		return ee, string(out), kills
+	}
+	ee, out, kills := run("budget")
+	if ee != nil || kills != 0 || !regexp.MustCompile(`calibrating in [2-9] passes`).MatchString(out) {
+		t.Fatalf("in 2 GiB: %v, %d OOM kills, want success in several passes\n%s", ee, kills, out)
+	}
+	ee, out, kills = run("nobudget", "--mem-budget", "off")
+	if ee == nil || kills == 0 {
+		t.Errorf("control (--mem-budget off) in 2 GiB: %v, %d OOM kills: want it OOM-killed, else this test proves nothing\n%s", ee, kills, out)
 	}
 }

@@ -21,7 +21,7 @@ const (
 	// at the price of resolution when a few values stray far.
 	MinMax Method = iota
 	// Percentile clips the rarest values: the range covers the central
-	// Percentile of the values seen (99.99% by default).
+	// Percentile of the values seen (99.999% by default).
 	Percentile
 	// Entropy picks the clipping that loses least information when the
 	// histogram is squeezed into 256 levels, by KL divergence (the method
@@ -35,8 +35,16 @@ const (
 // (README: animegan optimize).
 const DefaultMethod = Percentile
 
-// DefaultPercentile is the share of values Percentile keeps.
-const DefaultPercentile = 99.99
+// DefaultPercentile is the share of values Percentile keeps. At 99.99%
+// the trained AnimeGANv2 model left one photo of 30 at 30.7 dB from fp32:
+// unlike the photos calibrated on, it had 0.01-0.8% of its values beyond
+// the ranges found in nearly every one of the 50 tensors, and widening
+// any one tensor, or all of a kind (Conv inputs, Conv outputs), gained
+// under 0.6 dB, while widening them all gave 35.5 dB. Keeping 99.999% of
+// the values costs about 1.5 dB of the mean and lifts the worst of the 30
+// photos, each checked by a model not calibrated on it, to 34.1 dB
+// (README: animegan optimize; optimize's TestQualityLeaveOut).
+const DefaultPercentile = 99.999
 
 func (m Method) String() string {
 	switch m {
@@ -297,4 +305,23 @@ func (c *Collector) Ranges() map[string]quantize.Range {
 		}
 	}
 	return out
+}
+
+// Stats are tensor i's statistics so far.
+func (c *Collector) Stats(i int) *Stats { return &c.stats[i] }
+
+// Outside is the share of the values seen that fall outside r, as far as
+// the histogram tells (0 without one).
+func (s *Stats) Outside(r quantize.Range) float64 {
+	if s.hist == nil || s.Count == 0 {
+		return 0
+	}
+	var out uint64
+	for i, c := range s.hist {
+		lo := s.lo + float64(i)*s.width
+		if lo+s.width <= float64(r.Min) || lo >= float64(r.Max) {
+			out += c
+		}
+	}
+	return float64(out) / float64(s.Count)
 }

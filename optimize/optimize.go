@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	"animegan/atomicfile"
 	"animegan/calibrate"
 	"animegan/convert"
+	"animegan/internal/sysmem"
 	"animegan/model"
 	"animegan/onnxgraph"
 	"animegan/quantize"
@@ -60,7 +62,13 @@ type Options struct {
 	Method    calibrate.Method
 	MinPSNR   float64
 	Cores     int
+	// MemBudget bounds the memory calibration and the check take, as
+	// convert --mem-budget does: 0 convert.DefaultBudget, -1 none, else
+	// bytes.
+	MemBudget int64
 	Log       io.Writer // progress and findings; nil: silent
+
+	budget *convert.Budget // the fp32 engine's, nil when off
 }
 
 // Result is what a run found and did.
@@ -73,6 +81,7 @@ type Result struct {
 	FP32, INT8   time.Duration // summed inference time over Checked
 	Skipped      []convert.Failure
 	Nodes        int // operators quantised
+	Passes       int // calibration passes over the photos (more than 1 under a tight memory budget)
 	SizeIn, Size int64
 }
 
@@ -159,12 +168,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res := &Result{Out: o.Out, Nodes: len(plan.Targets), SizeIn: int64(len(o.Data))}
 
+	// The fp32 engine decodes the photos as convert does, under convert's
+	// memory budget (a photo whose inference cannot fit is skipped, named,
+	// with the --max-size that would fit), and its cost model sizes the
+	// calibration passes.
 	fp32, err := convert.NewEngine(spec, o.Data, convert.EngineOptions{MaxSide: o.MaxSide, Workers: 1,
-		Session: model.DefaultSessionOptions(1, o.Cores), MemBudget: -1, Cores: o.Cores})
+		Session: model.DefaultSessionOptions(1, o.Cores), MemBudget: o.MemBudget, Cores: o.Cores})
 	if err != nil {
 		return nil, &SetupError{err}
 	}
 	defer fp32.Close()
+	o.budget = fp32.Budget()
 	calib, held, err := o.photos(ctx, fp32, res)
 	if err != nil {
 		return nil, err
@@ -173,7 +187,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	o.logf("calibrating %d Conv/ConvTranspose/MatMul/Gemm operators on %d photos (%s, --max-size %d); checking on %d held back\n",
 		len(plan.Targets), len(calib), o.Method, o.MaxSide, len(held))
 
-	ranges, err := o.calibrate(ctx, spec, m, plan, calib)
+	ranges, err := o.calibrate(ctx, spec, m, plan, calib, res)
 	if err != nil {
 		return nil, err
 	}
@@ -283,23 +297,13 @@ func (o *Options) photos(ctx context.Context, e *convert.Engine, res *Result) (c
 	return usable[:len(usable)-hold], usable[len(usable)-hold:], nil
 }
 
-// calibrate runs the fp32 model with the activations exposed as outputs
-// over the calibration photos and chooses their ranges.
-func (o *Options) calibrate(ctx context.Context, spec *model.Spec, m *onnxgraph.Model, plan *quantize.Plan, photos []decoded) (map[string]quantize.Range, error) {
+// exposeActivations is m's graph with the named activations added as
+// outputs, so that a run hands them over. m itself is left as it was.
+func exposeActivations(m *onnxgraph.Model, names []string) ([]byte, error) {
 	g := m.Graph
-	inputs := map[string]bool{}
-	for _, in := range g.Inputs {
-		inputs[in.Name] = true
-	}
-	var probed []string
-	for _, a := range plan.Activations {
-		if !inputs[a] {
-			probed = append(probed, a)
-		}
-	}
 	outputs := g.Outputs
 	g.Outputs = slices.Clone(outputs)
-	for _, name := range probed {
+	for _, name := range names {
 		if !slices.ContainsFunc(outputs, func(v onnxgraph.ValueInfo) bool { return v.Name == name }) {
 			g.Outputs = append(g.Outputs, onnxgraph.ValueInfo{Name: name, DType: onnxgraph.Float})
 		}
@@ -309,21 +313,61 @@ func (o *Options) calibrate(ctx context.Context, spec *model.Spec, m *onnxgraph.
 	if err != nil {
 		return nil, fmt.Errorf("exposing the activations: %w", err)
 	}
-	probe, err := model.NewProbe(spec, data, probed, model.SessionOptions{IntraOpThreads: o.Cores, InterOpThreads: 1, MemArena: true})
-	if err != nil {
-		return nil, &SetupError{err}
+	return data, nil
+}
+
+// probedActivations are the plan's activations calibration has to see:
+// all but the graph inputs, whose range is the model's pixel range.
+func probedActivations(m *onnxgraph.Model, plan *quantize.Plan) []string {
+	inputs := map[string]bool{}
+	for _, in := range m.Graph.Inputs {
+		inputs[in.Name] = true
 	}
-	defer probe.Close()
-	col := calibrate.NewCollector(probed, o.Method)
-	bar := o.bar(len(photos), "calibrating")
-	for _, p := range photos {
-		if err := probe.Run(ctx, p.d.Img, func(i int, v []float32) error {
-			col.Add(i, v)
-			return ctx.Err()
-		}); err != nil {
-			return nil, fmt.Errorf("calibrating on %s: %w", p.path, err)
+	var probed []string
+	for _, a := range plan.Activations {
+		if !inputs[a] {
+			probed = append(probed, a)
 		}
-		bar.Add(1)
+	}
+	return probed
+}
+
+// calibrate runs the fp32 model with the activations exposed as outputs
+// over the calibration photos and chooses their ranges. The exposed
+// activations are all alive at the end of a run, on top of the
+// inference's own memory (AnimeGANv2 at 512x512: 3.1 GB in all), so under
+// a memory budget they are exposed in groups, one pass over the photos
+// per group (passes).
+func (o *Options) calibrate(ctx context.Context, spec *model.Spec, m *onnxgraph.Model, plan *quantize.Plan, photos []decoded, res *Result) (map[string]quantize.Range, error) {
+	probed := probedActivations(m, plan)
+	col := calibrate.NewCollector(probed, o.Method)
+	passes := [][]int{make([]int, len(probed))}
+	for i := range probed {
+		passes[0][i] = i
+	}
+	if o.budget != nil {
+		var err error
+		if passes, err = o.passes(ctx, spec, m, probed, photos); err != nil {
+			return nil, err
+		}
+	}
+	res.Passes = len(passes)
+	if len(passes) > 1 {
+		o.logf("calibrating in %d passes over the photos: the activations of one pass fit the memory budget (%s, %s)\n",
+			len(passes), sysmem.FormatBytes(o.budget.Limit), o.budget.Source)
+	}
+	so := model.SessionOptions{IntraOpThreads: o.Cores, InterOpThreads: 1, MemArena: true}
+	bar := o.bar(len(passes)*len(photos), "calibrating")
+	for _, pass := range passes {
+		names := make([]string, len(pass))
+		for j, i := range pass {
+			names[j] = probed[i]
+		}
+		if err := o.calibratePass(ctx, spec, m, names, photos, so, func(j int, v []float32) {
+			col.Add(pass[j], v)
+		}, bar); err != nil {
+			return nil, err
+		}
 	}
 	bar.Finish()
 	ranges := col.Ranges()
@@ -332,12 +376,150 @@ func (o *Options) calibrate(ctx context.Context, spec *model.Spec, m *onnxgraph.
 	if spec.Range == model.RangeUnit {
 		lo = 0
 	}
-	for _, a := range plan.Activations {
-		if inputs[a] {
-			ranges[a] = quantize.Range{Min: lo, Max: 1}
+	for _, in := range m.Graph.Inputs {
+		if slices.Contains(plan.Activations, in.Name) {
+			ranges[in.Name] = quantize.Range{Min: lo, Max: 1}
 		}
 	}
 	return ranges, nil
+}
+
+// calibratePass runs every photo through a session exposing names and
+// hands add each tensor's values (j: its index in names). The session is
+// closed before it returns, so that its memory is free for the next pass.
+func (o *Options) calibratePass(ctx context.Context, spec *model.Spec, m *onnxgraph.Model, names []string, photos []decoded,
+	so model.SessionOptions, add func(j int, v []float32), bar *progressbar.ProgressBar) error {
+	data, err := exposeActivations(m, names)
+	if err != nil {
+		return err
+	}
+	probe, err := model.NewProbe(spec, data, names, so)
+	if err != nil {
+		return &SetupError{err}
+	}
+	defer func() {
+		probe.Close()
+		sysmem.ReleaseFreed() // the next pass's session starts from here
+	}()
+	for _, p := range photos {
+		if err := probe.Run(ctx, p.d.Img, func(j int, v []float32) error {
+			add(j, v)
+			return ctx.Err()
+		}); err != nil {
+			return fmt.Errorf("calibrating on %s: %w", p.path, err)
+		}
+		// The run's Go copies are garbage now: collect them and give the
+		// memory back before the next run makes as many again.
+		debug.FreeOSMemory()
+		if bar != nil {
+			bar.Add(1)
+		}
+	}
+	return nil
+}
+
+// passes splits the probed activations, in graph order, into groups whose
+// values fit the memory budget beside one inference at the largest
+// calibration photo's size. Each activation's size per model input pixel
+// is measured by one run at a small size (convolutional models' tensors
+// grow with the pixels).
+func (o *Options) passes(ctx context.Context, spec *model.Spec, m *onnxgraph.Model, probed []string, photos []decoded) ([][]int, error) {
+	perPixel, err := o.valuesPerPixel(ctx, spec, m, probed)
+	if err != nil {
+		return nil, err
+	}
+	var px int64
+	var worst decoded
+	for _, p := range photos {
+		if p.d.Pixels() > px {
+			px, worst = p.d.Pixels(), p
+		}
+	}
+	groups, need := groupBySize(perPixel, px, o.budget.Limit-o.budget.Cost.Bytes(px))
+	if groups != nil {
+		var total float64
+		for _, pp := range perPixel {
+			total += pp * float64(px) * 4
+		}
+		o.logf("the %d activations take about %s at %d pixels, beside an inference of about %s (%s)\n", len(probed),
+			sysmem.FormatBytes(int64(total)), px, sysmem.FormatBytes(o.budget.Cost.Bytes(px)), o.budget.Cost)
+		return groups, nil
+	}
+	w, h := worst.d.Geom.ModelW, worst.d.Geom.ModelH
+	msg := fmt.Sprintf("calibrating at %dx%d (%s) needs about %s for an inference and its largest activation, more than the memory budget %s (%s)",
+		w, h, worst.path, sysmem.FormatBytes(o.budget.Cost.Bytes(px)+need), sysmem.FormatBytes(o.budget.Limit), o.budget.Source)
+	if spec.Dynamic() {
+		mult := max(1, spec.Multiple)
+		for side := min(o.MaxSide, max(w, h)) / mult * mult; side >= mult; side -= mult {
+			g, err := spec.Fit(worst.d.Source.X, worst.d.Source.Y, side)
+			if err != nil {
+				continue
+			}
+			p := int64(g.ModelW) * int64(g.ModelH)
+			if _, n := groupBySize(perPixel, p, o.budget.Limit/10*9-o.budget.Cost.Bytes(p)); n == 0 {
+				return nil, setup("%s: use --max-size %d or less, or raise --mem-budget", msg, side)
+			}
+		}
+	}
+	return nil, setup("%s: raise --mem-budget", msg)
+}
+
+// copiesPerActivation is how many times an exposed activation is held at
+// the end of a run: ONNX Runtime's output (its arena keeps the space until
+// the session closes) and the Go copy onnxruntime_go makes of every
+// output. Measured on AnimeGANv2 at 512x360 with all 50 exposed (997 MiB
+// of values): 2.14 GB in all, where inference alone is about 0.47 GB.
+const copiesPerActivation = 2
+
+// groupBySize packs tensors of perPixel values per pixel, at px pixels,
+// into consecutive groups of at most room bytes, each exposed tensor
+// counted copiesPerActivation times. When one tensor alone is larger than
+// room it returns nil and that tensor's bytes.
+func groupBySize(perPixel []float64, px, room int64) (groups [][]int, tooLarge int64) {
+	var cur []int
+	var used int64
+	for i, pp := range perPixel {
+		n := int64(pp * float64(px) * 4 * copiesPerActivation)
+		if n > room {
+			return nil, n
+		}
+		if used+n > room && len(cur) > 0 {
+			groups = append(groups, cur)
+			cur, used = nil, 0
+		}
+		cur = append(cur, i)
+		used += n
+	}
+	if len(cur) > 0 {
+		groups = append(groups, cur)
+	}
+	return groups, 0
+}
+
+// valuesPerPixel measures how many values each probed activation holds
+// per model input pixel: one run of the model with all of them exposed,
+// on a grey image at a small size (a fixed-size model's own), cheap
+// whatever the budget.
+func (o *Options) valuesPerPixel(ctx context.Context, spec *model.Spec, m *onnxgraph.Model, probed []string) ([]float64, error) {
+	w, h := spec.FixedW, spec.FixedH
+	if spec.Dynamic() {
+		mult := max(1, spec.Multiple)
+		w = max(64/mult, 2) * mult
+		h = w
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = 128
+	}
+	perPixel := make([]float64, len(probed))
+	err := o.calibratePass(ctx, spec, m, probed, []decoded{{path: "a grey test image", d: &convert.Decoded{Img: img}}},
+		model.SessionOptions{IntraOpThreads: o.Cores, InterOpThreads: 1}, func(j int, v []float32) {
+			perPixel[j] = float64(len(v)) / float64(w*h)
+		}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("measuring the activations' sizes: %w", err)
+	}
+	return perPixel, nil
 }
 
 func (o *Options) bar(n int, what string) *progressbar.ProgressBar {
@@ -351,8 +533,37 @@ func (o *Options) bar(n int, what string) *progressbar.ProgressBar {
 
 // check converts the held-back photos with both models, as convert does,
 // and measures how far apart the results are and how long each took.
+// The fp32 model converts them all first and its session is closed before
+// the int8 model's is made: ONNX Runtime's arena keeps a session's peak
+// until it closes, and two at once would need twice the memory.
 func (o *Options) check(ctx context.Context, fp32 *convert.Engine, spec *model.Spec, int8Data []byte, held []decoded, res *Result) error {
 	spec8, err := model.Inspect(o.Out, int8Data, o.Overrides)
+	if err != nil {
+		return err
+	}
+	bar := o.bar(2*len(held), "checking")
+	// One untimed run first: the first inference of a session pays for
+	// its allocations.
+	run := func(e *convert.Engine, which string) ([]*image.NRGBA, []time.Duration, error) {
+		if _, err := e.Infer(ctx, held[0].d, convert.Steady); err != nil {
+			return nil, nil, fmt.Errorf("checking on %s%s: %w", held[0].path, which, err)
+		}
+		outs := make([]*image.NRGBA, len(held))
+		times := make([]time.Duration, len(held))
+		for i, p := range held {
+			start := time.Now()
+			outs[i], err = e.Infer(ctx, p.d, convert.Steady)
+			times[i] = time.Since(start)
+			if err != nil {
+				return nil, nil, fmt.Errorf("checking on %s%s: %w", p.path, which, err)
+			}
+			bar.Add(1)
+		}
+		return outs, times, nil
+	}
+	ref, tf, err := run(fp32, "")
+	fp32.Close()
+	sysmem.ReleaseFreed()
 	if err != nil {
 		return err
 	}
@@ -362,40 +573,23 @@ func (o *Options) check(ctx context.Context, fp32 *convert.Engine, spec *model.S
 		return fmt.Errorf("the int8 model does not load: %w", err)
 	}
 	defer q.Close()
-	// One untimed run each: the first inference of a session pays for
-	// its allocations.
-	for _, e := range []*convert.Engine{fp32, q} {
-		if _, err := e.Infer(ctx, held[0].d, convert.Steady); err != nil {
-			return fmt.Errorf("checking on %s: %w", held[0].path, err)
-		}
+	got, ti, err := run(q, " with the int8 model")
+	if err != nil {
+		return err
 	}
-	bar := o.bar(len(held), "checking")
+	bar.Finish()
 	res.MeanPSNR, res.WorstPSNR = 0, math.Inf(1)
 	worst := ""
-	for _, p := range held {
-		start := time.Now()
-		a, err := fp32.Infer(ctx, p.d, convert.Steady)
-		tf := time.Since(start)
-		if err != nil {
-			return fmt.Errorf("checking on %s: %w", p.path, err)
-		}
-		start = time.Now()
-		b, err := q.Infer(ctx, p.d, convert.Steady)
-		ti := time.Since(start)
-		if err != nil {
-			return fmt.Errorf("checking on %s with the int8 model: %w", p.path, err)
-		}
-		psnr := PSNR(a, b)
-		res.Checked = append(res.Checked, PhotoCheck{Path: p.path, W: p.d.Geom.ModelW, H: p.d.Geom.ModelH, PSNR: psnr, FP32: tf, INT8: ti})
-		res.FP32 += tf
-		res.INT8 += ti
+	for i, p := range held {
+		psnr := PSNR(ref[i], got[i])
+		res.Checked = append(res.Checked, PhotoCheck{Path: p.path, W: p.d.Geom.ModelW, H: p.d.Geom.ModelH, PSNR: psnr, FP32: tf[i], INT8: ti[i]})
+		res.FP32 += tf[i]
+		res.INT8 += ti[i]
 		res.MeanPSNR += psnr / float64(len(held))
 		if psnr < res.WorstPSNR {
 			res.WorstPSNR, worst = psnr, p.path
 		}
-		bar.Add(1)
 	}
-	bar.Finish()
 	if res.WorstPSNR < o.MinPSNR {
 		return &QualityError{Worst: res.WorstPSNR, Mean: res.MeanPSNR, Min: o.MinPSNR, Photo: worst}
 	}

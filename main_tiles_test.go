@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"animegan/internal/ortest"
+	"animegan/internal/testhook"
 	"animegan/onnxgraph"
 	"animegan/optimize"
 	"animegan/synth"
@@ -26,7 +28,7 @@ type tileSummary struct {
 	Tiled []struct {
 		Input                               string
 		Tile, Overlap, Tiles, Width, Height int
-		Mode, Why                           string
+		Mode, Why, Thumbnail                string
 		Workers                             int
 	} `json:"tiled"`
 }
@@ -89,9 +91,10 @@ func TestTiles(t *testing.T) {
 		{name: "fits: auto runs it whole", args: []string{"--mem-budget", "4GiB"}, minPSNR: 99},
 		{name: "--tile 256 on an image that fits", args: []string{"--tile", "256", "-j", "1"}, wantTiled: true, wantTile: 256, minPSNR: 60, workers: 1},
 		{name: "--tile 256, -j 2: tiles on two sessions", args: []string{"--tile", "256", "-j", "2"}, wantTiled: true, wantTile: 256, minPSNR: 60, workers: 2},
-		// Without the overlap the model's receptive field is cut at every
-		// tile edge: the tiles differ from the whole run along them.
-		{name: "--tile-overlap 0: naive tiles, worse", args: []string{"--tile", "256", "--tile-overlap", "0"}, wantTiled: true, wantTile: 256, minPSNR: 30, maxPSNR: 55},
+		// 400 px tiles cover 1200x800 with no overlap at all: the model's
+		// receptive field is cut at every tile edge, and the tiles differ
+		// from the whole run along them.
+		{name: "--tile-overlap 0: naive tiles, worse", args: []string{"--tile", "400", "--tile-overlap", "0"}, wantTiled: true, wantTile: 400, minPSNR: 30, maxPSNR: 55},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,5 +265,86 @@ func TestTileRefusedModel(t *testing.T) {
 	r = animegan(t, nil, "convert", small, "-o", filepath.Join(dir, "out2"), "-m", mdl, "--tile", "256")
 	if r.code != 2 || !strings.Contains(r.stderr, "GlobalAveragePool") {
 		t.Fatalf("--tile 256 with a model that cannot be tiled: exit %d, want 2 naming the operation\n%s", r.code, r.stderr)
+	}
+}
+
+// TestTilesThumbnailStatistics: the AnimeGANv2 architecture normalises
+// over the whole image (24 GroupNorm(1)), so its tiles run the rewritten
+// tile model with the statistics of a thumbnail of the whole image,
+// computed first. Here the thumbnail is the image itself (it is under
+// 1024 px and the budget holds it), so the statistics are exact and what
+// is left between tiled and whole is the tiles' padding; the summary says
+// which thumbnail was used.
+func TestTilesThumbnailStatistics(t *testing.T) {
+	ortest.Init(t)
+	dir := t.TempDir()
+	mdl := v2Model(t, dir)
+	src := filepath.Join(dir, "in", "photo.png")
+	scenePNG(t, src, 8, 256, 192)
+	ref := filepath.Join(dir, "ref")
+	if r := animegan(t, nil, "convert", src, "-o", ref, "-m", mdl, "--max-size", "0", "--tile", "off", "-q"); r.code != 0 {
+		t.Fatalf("untiled reference: exit %d\n%s", r.code, r.stderr)
+	}
+	whole := readNRGBA(t, filepath.Join(ref, "photo.png"))
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		minPSNR float64
+	}{
+		// 4 tiles; the default overlap is the traced receptive field, 48 px.
+		{"--tile 160", []string{"--tile", "160"}, 38},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			r := animegan(t, nil, append([]string{"convert", src, "-o", out, "-m", mdl, "--max-size", "0", "--json"}, tc.args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			sum := parseJSON[tileSummary](t, r.stdout)
+			if len(sum.Tiled) != 1 || sum.Tiled[0].Mode != "thumbnail statistics" || sum.Tiled[0].Thumbnail != "256x192" || sum.Tiled[0].Tiles < 2 {
+				t.Fatalf("tiled %+v: want thumbnail statistics from the whole 256x192 image", sum.Tiled)
+			}
+			p := optimize.PSNR(readNRGBA(t, filepath.Join(out, "photo.png")), whole)
+			t.Logf("%s: %d tiles of %d px, PSNR from the untiled result %.1f dB", tc.name, sum.Tiled[0].Tiles, sum.Tiled[0].Tile, p)
+			if p < tc.minPSNR {
+				t.Fatalf("PSNR %.1f dB from the untiled result, want at least %.0f", p, tc.minPSNR)
+			}
+		})
+	}
+}
+
+// TestTileInterrupt: SIGINT while an image runs as tiles (the process is
+// held just after its first tile was blended) stops the run with 130 and
+// leaves nothing of that image: no output, no temporary file, no journal
+// record; a re-run converts it.
+func TestTileInterrupt(t *testing.T) {
+	ortest.Init(t)
+	src := filepath.Join(t.TempDir(), "photo.png")
+	pngFile(t, src, 640, 480)
+	out := filepath.Join(t.TempDir(), "out")
+	args := []string{"convert", src, "-o", out, "--max-size", "0", "--tile", "128", "--json"}
+	p := startHeld(t, "convert", []string{testhook.TileBlended}, args...)
+	p.waitAt(t, testhook.TileBlended)
+	must(t, p.cmd.Process.Signal(syscall.SIGINT))
+	if !waitFor(func() bool { return strings.Contains(p.stderr.String(), "stopping") }, p.exited) {
+		t.Fatalf("the signal was not handled:\n%s", p.stderr)
+	}
+	p.release(t, testhook.TileBlended)
+	<-p.exited
+	sum := parseSummary(t, p.stdout.String())
+	if code := exitCodeOf(t, p.err); code != exitSIGINT || !sum.Interrupted || sum.Converted != 0 {
+		t.Fatalf("exit %d, %+v: want %d, interrupted, nothing converted\n%s", code, sum, exitSIGINT, p.stderr)
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if e.Name() != ".animegan-manifest.jsonl" {
+			t.Fatalf("the output folder holds %s after the interrupted tiles", e.Name())
+		}
+	}
+	if got := journalOutputs(t, filepath.Join(out, ".animegan-manifest.jsonl"), false); len(got) != 0 {
+		t.Fatalf("journal records %v for an interrupted image", got)
+	}
+	if r := animegan(t, nil, args...); r.code != 0 || parseSummary(t, r.stdout).Converted != 1 {
+		t.Fatalf("re-run: exit %d\n%s", r.code, r.stderr)
 	}
 }

@@ -93,6 +93,10 @@ type EngineOptions struct {
 	// as it would make itself when they have the settings it chose, and
 	// closes the rest.
 	Made []*model.Session `json:"-"`
+	// PlanOnly opens an engine that makes no session: it sets up the
+	// budget (calibrating when a real run would) and tiling, for a dry
+	// run's PlanTiles.
+	PlanOnly bool `json:"-"`
 }
 
 // sessionsAtOnce is how many sessions a run makes before it starts: one per
@@ -170,7 +174,7 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 		e.sessions <- made[0]
 		made = made[1:]
 	}
-	if e.created == 0 && o.Workers > 0 {
+	if e.created == 0 && o.Workers > 0 && !o.PlanOnly {
 		s, err := e.newSession()
 		if err != nil {
 			return nil, err

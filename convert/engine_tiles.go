@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"os"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
 	"animegan/imageio"
+	"animegan/internal/testhook"
 	"animegan/model"
 	"animegan/tiling"
 )
@@ -180,6 +182,7 @@ func (e *Engine) runTiles(ctx context.Context, img *image.NRGBA, j *tileJob, don
 				return err
 			}
 			done.Add(1)
+			testhook.At(testhook.TileBlended)
 		}
 	}
 	g.Go(func() error {
@@ -193,4 +196,31 @@ func (e *Engine) runTiles(ctx context.Context, img *image.NRGBA, j *tileJob, don
 		return nil, err
 	}
 	return b.Image()
+}
+
+// PlanTiles says, from its header alone, whether the photo at path would
+// run as tiles and how (ok false: whole), or why it would fail (the
+// budget cannot hold it whole and tiles cannot help). --dry-run asks it;
+// the decoded photo is sized the same way, within a pixel of rounding
+// for JPEGs decoded already shrunk.
+func (e *Engine) PlanTiles(path string) (info TileInfo, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return TileInfo{}, false, nil // the run reports it
+	}
+	defer f.Close()
+	h, err := imageio.Probe(f)
+	if err != nil {
+		return TileInfo{}, false, nil
+	}
+	w, ht := h.OrientedSize()
+	g, err := e.spec.Fit(w, ht, e.opts.MaxSide)
+	if err != nil {
+		return TileInfo{}, false, nil
+	}
+	j, err := e.planTiles(g, w, ht)
+	if err != nil || j == nil {
+		return TileInfo{}, false, err
+	}
+	return j.info, true, nil
 }

@@ -348,3 +348,75 @@ func TestTileInterrupt(t *testing.T) {
 		t.Fatalf("re-run: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestProfileTiles: profile's levels run convert's engine, so --tile makes
+// them run their images as tiles, as convert would: the level says how
+// many of its measured inferences were tiled, the settings record --tile,
+// and the recommended command carries it.
+func TestProfileTiles(t *testing.T) {
+	ortest.Init(t)
+	in := t.TempDir()
+	scenePNG(t, filepath.Join(in, "a.png"), 4, 320, 240)
+	js := filepath.Join(t.TempDir(), "p.json")
+	r := animegan(t, nil, "profile", in, "--sweep", "1", "--max-size", "0", "--tile", "128", "--window", "100ms",
+		"--max-windows", "3", "--json", js)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "--tile 128") {
+		t.Errorf("the recommended command lacks --tile 128:\n%s", r.stdout)
+	}
+	data, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := parseJSON[struct {
+		Settings struct{ Tile, TileOverlap string } `json:"settings"`
+		Levels   []struct {
+			Status string
+			Images int `json:"images"`
+			Tiled  int `json:"tiled_images"`
+		} `json:"levels"`
+	}](t, string(data))
+	if res.Settings.Tile != "128" || len(res.Levels) != 1 || res.Levels[0].Images == 0 || res.Levels[0].Tiled == 0 {
+		t.Fatalf("settings %+v, levels %+v: want --tile 128 recorded and a level whose images ran as tiles", res.Settings, res.Levels)
+	}
+}
+
+// TestTileDryRun: --dry-run says which photos would run as tiles and
+// with what tile, from their headers, writing nothing: --tile N tiles the
+// photo larger than the tile; auto tiles the one the budget cannot hold
+// whole (calibrating as the run would) and leaves the small one whole.
+func TestTileDryRun(t *testing.T) {
+	ortest.Init(t)
+	in := t.TempDir()
+	big, small := filepath.Join(in, "big.png"), filepath.Join(in, "small.png")
+	pngFile(t, big, 3000, 2000)
+	pngFile(t, small, 200, 150)
+	for _, tc := range []struct {
+		name string
+		args []string
+		line string // the big photo's plan line must match
+	}{
+		{"--tile 256", []string{"--tile", "256"}, `as \d+ tiles of 256 px \(overlap \d+\) over 3000x2000, exact; --tile 256\)`},
+		// The whole 3000x2000 inference needs about 1.5-3 GB (0.25-0.5 KB a pixel, calibrated).
+		{"auto over the budget", []string{"--mem-budget", "1GiB"}, `as \d+ tiles of \d+ px \(overlap \d+\) over 3000x2000, exact; --tile auto: needs about`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			r := animegan(t, nil, append([]string{"convert", in, "-o", out, "--max-size", "0", "--dry-run"}, tc.args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			if !regexp.MustCompile(`(?m)^convert ` + regexp.QuoteMeta(big) + ` → .*` + tc.line).MatchString(r.stdout) {
+				t.Errorf("plan lacks the big photo's tiles (%s):\n%s", tc.line, r.stdout)
+			}
+			if !regexp.MustCompile(`(?m)^convert ` + regexp.QuoteMeta(small) + ` → .*\(no earlier output\)$`).MatchString(r.stdout) {
+				t.Errorf("the small photo should run whole:\n%s", r.stdout)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("a dry run made the output folder")
+			}
+		})
+	}
+}

@@ -168,13 +168,15 @@ func (e *Engine) runTiles(ctx context.Context, img *image.NRGBA, j *tileJob, don
 			return err
 		}
 		defer s.Close()
+		var buf *image.NRGBA
 		for {
 			i := next.Add(1) - 1
 			if i >= n {
 				return nil
 			}
 			r := j.grid.Tiles[i]
-			out, err := s.Run(gctx, crop(img, r), st)
+			buf = crop(buf, img, r)
+			out, err := s.Run(gctx, buf, st)
 			if err != nil {
 				return fmt.Errorf("tile %d of %d (%v): %w", i+1, n, r, err)
 			}

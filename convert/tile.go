@@ -163,6 +163,11 @@ func (e *Engine) planTiles(g model.Geometry, w, h int) (*tileJob, error) {
 	if mode == TileOff || !e.spec.Dynamic() {
 		return nil, e.checkWhole(g, w, h)
 	}
+	if e.tiler == nil && e.tileRefusal == nil {
+		// An engine without inference workers (it only decodes and
+		// encodes) has no tiler: nothing it decodes is inferred.
+		return nil, e.checkWhole(g, w, h)
+	}
 	var why string
 	side := 0
 	if mode == TileFixed {
@@ -175,7 +180,7 @@ func (e *Engine) planTiles(g model.Geometry, w, h int) (*tileJob, error) {
 		if wholeErr == nil {
 			return nil, nil
 		}
-		if e.tileRefusal != nil {
+		if e.tiler == nil {
 			return nil, fmt.Errorf("%w; tiles cannot help: %w", wholeErr, e.tileRefusal)
 		}
 		why = "--tile auto: " + wholeErr.Error()
@@ -275,7 +280,10 @@ func (e *Engine) tilesFor(g model.Geometry, side int, why string) (*tileJob, err
 		// left beside the image holds them.
 		j.workers = int(max(1, (e.budget.Limit-j.hold)/max(1, j.tileEst)))
 	}
-	j.workers = min(j.workers, len(gr.Tiles), max(1, e.opts.Workers))
+	if e.budget == nil {
+		j.workers = e.opts.Workers
+	}
+	j.workers = max(1, min(j.workers, len(gr.Tiles), e.opts.Workers))
 	j.info = TileInfo{Tile: side, Overlap: overlap, Tiles: len(gr.Tiles), Width: g.ModelW, Height: g.ModelH,
 		Mode: "exact", Workers: j.workers, Why: why}
 	if j.thumb != (image.Point{}) {
@@ -305,9 +313,14 @@ func (e *Engine) thumbSize(g model.Geometry, fits func(px int64) bool) image.Poi
 	}
 }
 
-// crop copies r out of img as a tile of its own.
-func crop(img *image.NRGBA, r image.Rectangle) *image.NRGBA {
-	t := image.NewNRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+// crop copies r out of img as a tile of its own, into buf when it has
+// r's size (a tile worker reuses one buffer: every tile but those of an
+// image side smaller than the tile has the same size).
+func crop(buf, img *image.NRGBA, r image.Rectangle) *image.NRGBA {
+	t := buf
+	if t == nil || t.Rect.Dx() != r.Dx() || t.Rect.Dy() != r.Dy() {
+		t = image.NewNRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+	}
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		o := img.PixOffset(r.Min.X, y)
 		copy(t.Pix[(y-r.Min.Y)*t.Stride:(y-r.Min.Y+1)*t.Stride], img.Pix[o:o+4*r.Dx()])

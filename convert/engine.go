@@ -39,6 +39,7 @@ type Engine struct {
 	// hold their peak, which the budget no longer counts once their
 	// inference is done, and the tiles need that memory).
 	tiled int
+	freed chan struct{} // closed when a session is closed (nil: none waits)
 
 	// tiler runs a model's tiles (nil: the model cannot be tiled, or
 	// --tile off); tileRefusal says why a model cannot be.
@@ -287,32 +288,60 @@ func (e *Engine) closeIdle() {
 	for {
 		select {
 		case s := <-e.sessions:
-			s.Close()
-			e.mu.Lock()
-			e.created--
-			e.mu.Unlock()
+			e.dropSession(s)
 		default:
 			return
 		}
 	}
 }
 
+// dropSession closes a session that was alive, making room for another,
+// and wakes the inferences waiting for one (see session).
+func (e *Engine) dropSession(s *model.Session) {
+	s.Close()
+	e.mu.Lock()
+	e.created--
+	if e.freed != nil {
+		close(e.freed)
+		e.freed = nil
+	}
+	e.mu.Unlock()
+}
+
+// freedSignal is closed when a session is next closed.
+func (e *Engine) freedSignal() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.freed == nil {
+		e.freed = make(chan struct{})
+	}
+	return e.freed
+}
+
 // session takes an idle session, makes one while fewer than Workers exist,
 // or waits for one to come back.
+//
+// A session closed instead of coming back (while images run as tiles,
+// see putSession) wakes the waiters to make one again: waiting only for
+// one to come back would wait for ever.
 func (e *Engine) session(ctx context.Context) (*model.Session, error) {
-	select {
-	case s := <-e.sessions:
-		return s, nil
-	default:
-	}
-	if s, err := e.newSession(); s != nil || err != nil {
-		return s, err
-	}
-	select {
-	case s := <-e.sessions:
-		return s, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		select {
+		case s := <-e.sessions:
+			return s, nil
+		default:
+		}
+		freed := e.freedSignal() // before the count is checked
+		if s, err := e.newSession(); s != nil || err != nil {
+			return s, err
+		}
+		select {
+		case s := <-e.sessions:
+			return s, nil
+		case <-freed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 

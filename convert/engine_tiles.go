@@ -61,13 +61,12 @@ func (e *Engine) TileRefusal() error { return e.tileRefusal }
 // counts any more, and the tiles need that memory.
 func (e *Engine) putSession(s *model.Session) {
 	e.mu.Lock()
-	if e.tiled > 0 {
-		e.created--
-		e.mu.Unlock()
-		s.Close()
+	tiling := e.tiled > 0
+	e.mu.Unlock()
+	if tiling {
+		e.dropSession(s)
 		return
 	}
-	e.mu.Unlock()
 	e.sessions <- s
 }
 

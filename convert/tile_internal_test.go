@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -195,4 +196,39 @@ func imageHold(t *testing.T, w, h, side int) int64 {
 		t.Fatalf("tiles %v, %v", j, err)
 	}
 	return j.hold
+}
+
+// TestSessionWaitWhileTiling: while an image runs as tiles, a whole-image
+// session that comes back is closed (its arena would hold memory the
+// budget no longer counts); an inference waiting for a session then makes
+// a new one instead of waiting for ever for one to come back.
+func TestSessionWaitWhileTiling(t *testing.T) {
+	e := tileEngine(t, 2, TileOptions{Mode: TileFixed, Size: 64}, -1, 0, 1)
+	e.maxSessions = 1
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first, err := e.session(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		s, err := e.session(ctx) // none free, none can be made: waits
+		if err == nil {
+			e.putSession(s)
+		}
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	e.beginTiled()
+	e.putSession(first) // closed, not given back
+	if err := <-got; err != nil {
+		t.Fatalf("the waiting inference got no session: %v", err)
+	}
+	e.endTiled()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.created != 0 {
+		t.Fatalf("%d sessions alive after the tiles began and every inference ended, want 0", e.created)
+	}
 }

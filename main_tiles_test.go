@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"image"
 	"image/draw"
 	"image/png"
@@ -199,7 +201,8 @@ func TestTileTimeout(t *testing.T) {
 
 // TestTileResume: an output made from tiles is journalled like any other,
 // so a re-run with the same flags skips it; another --tile makes other
-// pixels, so it converts again.
+// pixels, so it converts again. The JSON log's done event says how the
+// image was tiled.
 func TestTileResume(t *testing.T) {
 	ortest.Init(t)
 	src := filepath.Join(t.TempDir(), "in", "photo.png")
@@ -209,10 +212,28 @@ func TestTileResume(t *testing.T) {
 		tile               string
 		converted, skipped int
 	}{{"256", 1, 0}, {"256", 0, 1}, {"320", 1, 0}} {
-		r := animegan(t, nil, "convert", src, "-o", out, "--max-size", "0", "--tile", tc.tile, "--json")
+		r := animegan(t, nil, "convert", src, "-o", out, "--max-size", "0", "--tile", tc.tile, "--json", "--log-format", "json")
 		sum := parseJSON[tileSummary](t, r.stdout)
 		if r.code != 0 || sum.Converted != tc.converted || sum.Skipped != tc.skipped {
 			t.Fatalf("run %d (--tile %s): exit %d, %+v; want converted %d, skipped %d\n%s", i+1, tc.tile, r.code, sum.jsonSummary, tc.converted, tc.skipped, r.stderr)
+		}
+		if tc.converted == 0 {
+			continue
+		}
+		var done struct {
+			Event string
+			Tiled *struct{ Tile, Tiles int }
+		}
+		for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+			if err := json.Unmarshal([]byte(line), &done); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			if done.Event == "done" {
+				break
+			}
+		}
+		if done.Event != "done" || done.Tiled == nil || fmt.Sprint(done.Tiled.Tile) != tc.tile || done.Tiled.Tiles < 2 {
+			t.Fatalf("run %d: the done event %+v does not say how the image was tiled\n%s", i+1, done, r.stderr)
 		}
 	}
 }

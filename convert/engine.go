@@ -41,11 +41,18 @@ type Engine struct {
 	tiled int
 	freed chan struct{} // closed when a session is closed (nil: none waits)
 
-	// tiler runs a model's tiles (nil: the model cannot be tiled, or
-	// --tile off); tileRefusal says why a model cannot be.
-	tiler       *model.Tiler
-	tileRefusal error
-	overlap     int // pixels between neighbouring tiles
+	// tileable: images may run as tiles (--tile auto or N, a model that
+	// can be tiled, inference workers); tileStats: its tiles need the
+	// thumbnail's statistics; tileRefusal says why a model cannot be
+	// tiled. The tiler itself (model.NewTiler rewrites the model) is made
+	// when the first image runs as tiles: a run that never tiles pays
+	// nothing for it.
+	tileable, tileStats bool
+	tileRefusal         error
+	overlap             int // pixels between neighbouring tiles
+	tilerOnce           sync.Once
+	tiler               *model.Tiler
+	tilerErr            error
 }
 
 // Turn says where an inference falls in the run, which decides how many

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"os"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -16,10 +17,10 @@ import (
 	"animegan/tiling"
 )
 
-// setupTiling prepares the model's tiles for --tile auto or N: the model
-// is analysed once (model.NewTiler); one that cannot be tiled is an error
-// for --tile N, and for auto a reason kept for the images that would need
-// tiles.
+// setupTiling prepares the model's tiles for --tile auto or N from how
+// Inspect found the model can be tiled (Spec.Tiling, a walk of its
+// graph): one that cannot be is an error for --tile N, and for auto a
+// reason kept for the images that would need tiles.
 func (e *Engine) setupTiling() error {
 	t := e.opts.Tile
 	if err := validateTile(t, e.spec); err != nil {
@@ -28,16 +29,27 @@ func (e *Engine) setupTiling() error {
 	if e.opts.Workers == 0 || t.Mode == TileOff || !e.spec.Dynamic() {
 		return nil
 	}
-	tiler, err := model.NewTiler(e.spec, e.data)
-	if err != nil {
+	tl := e.spec.Tiling
+	if tl == nil {
+		tiler, err := model.NewTiler(e.spec, e.data)
+		if err == nil {
+			tl = &model.Tiling{Mode: tiler.Mode(), Overlap: tiler.Overlap()}
+		} else if !errors.Is(err, model.ErrTilingRefused) {
+			return err
+		} else {
+			tl = &model.Tiling{Mode: model.TileRefused, Reason: strings.TrimPrefix(err.Error(), "model "+e.spec.Name+" cannot run in tiles: ")}
+		}
+	}
+	if tl.Mode == model.TileRefused {
+		err := &model.TilingRefusedError{Model: e.spec.Name, Reason: tl.Reason}
 		if t.Mode == TileFixed {
 			return fmt.Errorf("--tile %d: %w", t.Size, err)
 		}
 		e.tileRefusal = err
 		return nil
 	}
-	e.tiler = tiler
-	e.overlap = tiler.Overlap()
+	e.tileable, e.tileStats = true, tl.Mode == model.TileThumbnail
+	e.overlap = tl.Overlap
 	if t.OverlapSet {
 		e.overlap = t.Overlap
 	}
@@ -46,6 +58,13 @@ func (e *Engine) setupTiling() error {
 			t.Size, e.overlap, 2*e.overlap)
 	}
 	return nil
+}
+
+// tilerFor makes the model's tiler once, when the first image runs as
+// tiles.
+func (e *Engine) tilerFor() (*model.Tiler, error) {
+	e.tilerOnce.Do(func() { e.tiler, e.tilerErr = model.NewTiler(e.spec, e.data) })
+	return e.tiler, e.tilerErr
 }
 
 // Overlap is the overlap between tiles this engine uses (0 when it does
@@ -130,9 +149,13 @@ func (e *Engine) inferTiled(ctx context.Context, d *Decoded) (*image.NRGBA, erro
 
 func (e *Engine) runTiles(ctx context.Context, img *image.NRGBA, j *tileJob, done *atomic.Int64) (*image.NRGBA, error) {
 	so := e.tileSessionOptions(j.workers)
+	tiler, err := e.tilerFor()
+	if err != nil {
+		return nil, err
+	}
 	var st *model.Stats
 	if j.thumb != (image.Point{}) {
-		ss, err := e.tiler.NewStatsSession(so)
+		ss, err := tiler.NewStatsSession(so)
 		if err != nil {
 			return nil, err
 		}
@@ -162,7 +185,7 @@ func (e *Engine) runTiles(ctx context.Context, img *image.NRGBA, j *tileJob, don
 		if next.Load() >= n {
 			return nil
 		}
-		s, err := e.tiler.NewTileSession(so)
+		s, err := tiler.NewTileSession(so)
 		if err != nil {
 			return err
 		}

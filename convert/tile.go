@@ -163,7 +163,7 @@ func (e *Engine) planTiles(g model.Geometry, w, h int) (*tileJob, error) {
 	if mode == TileOff || !e.spec.Dynamic() {
 		return nil, e.checkWhole(g, w, h)
 	}
-	if e.tiler == nil && e.tileRefusal == nil {
+	if !e.tileable && e.tileRefusal == nil {
 		// An engine without inference workers (it only decodes and
 		// encodes) has no tiler: nothing it decodes is inferred.
 		return nil, e.checkWhole(g, w, h)
@@ -180,7 +180,7 @@ func (e *Engine) planTiles(g model.Geometry, w, h int) (*tileJob, error) {
 		if wholeErr == nil {
 			return nil, nil
 		}
-		if e.tiler == nil {
+		if !e.tileable {
 			return nil, fmt.Errorf("%w; tiles cannot help: %w", wholeErr, e.tileRefusal)
 		}
 		why = "--tile auto: " + wholeErr.Error()
@@ -195,7 +195,7 @@ func (e *Engine) planTiles(g model.Geometry, w, h int) (*tileJob, error) {
 		}
 		return j, nil
 	}
-	if e.tiler == nil {
+	if !e.tileable {
 		return nil, fmt.Errorf("cannot tile: %w", e.tileRefusal)
 	}
 	return e.tilesFor(g, side, why)
@@ -263,7 +263,7 @@ func (e *Engine) tilesFor(g model.Geometry, side int, why string) (*tileJob, err
 	}
 	j := &tileJob{grid: gr, tileEst: est(side), workers: 1}
 	j.hold = tileHold(gr, blenderBytes(gr))
-	if e.tiler.NeedsStats() {
+	if e.tileStats {
 		j.thumb = e.thumbSize(g, func(px int64) bool {
 			return e.budget == nil || j.hold+e.budget.Cost.Bytes(px) <= limit
 		})

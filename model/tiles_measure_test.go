@@ -37,7 +37,7 @@ func TestMeasureTiling(t *testing.T) {
 			break
 		}
 	}
-	img := scene(768, 512)
+	img := scene(1280, 512)
 	if p := os.Getenv("ANIMEGAN_TILE_PHOTO"); p != "" {
 		f, err := os.Open(p)
 		if err != nil {
@@ -48,7 +48,7 @@ func TestMeasureTiling(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		img = image.NewNRGBA(image.Rect(0, 0, 768, 512))
+		img = image.NewNRGBA(image.Rect(0, 0, 1280, 512))
 		draw.CatmullRom.Scale(img, img.Rect, src, src.Bounds(), draw.Src, nil)
 	}
 	opts := model.SessionOptions{IntraOpThreads: 2, InterOpThreads: 1}
@@ -122,7 +122,7 @@ func TestMeasureTiling(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		thumb, err := ss.Run(ctx, img) // the whole 768x512 image is its own thumbnail here: exact statistics
+		thumb, err := ss.Run(ctx, img) // the whole image's own statistics: only the overlap differs
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +140,7 @@ func TestMeasureTiling(t *testing.T) {
 
 func abs(x int) int { return max(x, -x) }
 
-// feathered tiles img with at least ov px of overlap, weights falling
+// feathered tiles img with ov px of overlap (more before the last tile), weights falling
 // linearly to zero across each overlap (summing to one), as the tiling
 // package's Blender does.
 func feathered(t *testing.T, ts *model.TileSession, img *image.NRGBA, tile, ov int, st *model.Stats) *image.NRGBA {
@@ -149,13 +149,16 @@ func feathered(t *testing.T, ts *model.TileSession, img *image.NRGBA, tile, ov i
 		if n <= tile {
 			return []int{0}
 		}
-		k := int(math.Ceil(float64(n-ov) / float64(tile-ov))) // tiles needed
-		k = max(k, 2)
-		out := make([]int, k)
-		for i := range out {
-			out[i] = i * (n - tile) / (k - 1)
+		// steps of tile-ov; the last tile shifted inwards to end at the
+		// edge (as tiling.NewGrid places them)
+		var out []int
+		for x := 0; ; x += tile - ov {
+			if x+tile >= n {
+				out = append(out, n-tile)
+				return out
+			}
+			out = append(out, x)
 		}
-		return out
 	}
 	xs, ys := pos(w), pos(h)
 	acc := make([]float64, 3*w*h)

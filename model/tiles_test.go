@@ -6,6 +6,8 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/image/draw"
@@ -125,7 +127,24 @@ func TestTileModelWholeImage(t *testing.T) {
 		// kernel's in the last bit, which flips a few roundings (3% of the
 		// output values move, by 1.3e-3 on average, measured); a wrong
 		// statistic moves them by tenths.
+		{"normalisation operators (opset 18)", normOpsModel(t), 2, "LayerNormalization", 1e-4, 1e-5},
 		{"animeganv2 int8", int8Model(t, v2), 24, "GroupNorm(1) as InstanceNormalization", 0.2, 5e-3},
+	}
+	// The real PyTorch exports, on developers' machines.
+	for _, name := range []string{"animeganv2-arch-nhwc.onnx", "animeganv2-arch-trained-nchw.onnx"} {
+		for _, up := range []string{"../..", "../../.."} {
+			if b, err := os.ReadFile(filepath.Join(up, "shared", "models", name)); err == nil {
+				cases = append(cases, struct {
+					name    string
+					data    []byte
+					norms   int
+					pattern string
+					tol     float64
+					meanTol float64
+				}{"shared " + name, b, 24, "GroupNorm(1) as InstanceNormalization", 1e-4, 1e-5})
+				break
+			}
+		}
 	}
 	img := scene(64, 48)
 	ctx := context.Background()
@@ -225,6 +244,32 @@ func equalShape(a, b []int64) bool {
 		}
 	}
 	return true
+}
+
+// normOpsModel is an NCHW net normalised by ONNX's own operators, as newer
+// exporters write them: LayerNormalization over C, H and W, then
+// GroupNormalization with one group.
+func normOpsModel(t *testing.T) []byte {
+	g := onnxgraph.NewGraph("normops")
+	shape := []onnxgraph.Dimension{onnxgraph.Sym("N"), onnxgraph.Dim(3), onnxgraph.Sym("H"), onnxgraph.Sym("W")}
+	x := g.Input("input", onnxgraph.Float, shape...)
+	w := make([]float32, 8*3*9)
+	for i := range w {
+		w[i] = float32((i*37)%17-8) / 20
+	}
+	y := g.Op("Conv", []string{x, g.Floats([]int64{8, 3, 3, 3}, w...)}, onnxgraph.Ints("pads", 1, 1, 1, 1))
+	ln := g.Op("LayerNormalization", []string{y, g.Floats([]int64{1, 1, 1}, 1.5), g.Floats([]int64{1}, 0.1)}, onnxgraph.Int("axis", 1), onnxgraph.Float32("epsilon", 1e-5))
+	ln = g.Op("LeakyRelu", []string{ln}, onnxgraph.Float32("alpha", 0.2))
+	y = g.Op("Conv", []string{ln, g.Floats([]int64{3, 8, 3, 3}, w...)}, onnxgraph.Ints("pads", 1, 1, 1, 1))
+	y = g.Op("GroupNormalization", []string{y, g.Floats([]int64{1}, 0.7), g.Floats([]int64{1}, -0.2)}, onnxgraph.Int("num_groups", 1))
+	g.Output(g.Op("Tanh", []string{y}), "output", onnxgraph.Float, shape...)
+	m := onnxgraph.NewModel(g)
+	m.Opset, m.IRVersion = 18, onnxgraph.IRVersionFor(18)
+	data, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // TestTilerModes: the built-in model needs no rewrite (its ReduceMean and

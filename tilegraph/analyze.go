@@ -16,6 +16,7 @@ const (
 	instanceNorm normKind = iota // one InstanceNormalization node
 	meanVar                      // a ReduceMean of x and a ReduceMean of its squared deviation
 	meanMoment                   // a ReduceMean of x and a ReduceMean of x² (var = E[x²] - mean²)
+	opNorm                       // LayerNormalization, or GroupNormalization with one group
 )
 
 // found is one normalisation the analysis recognised.
@@ -328,11 +329,24 @@ func (a *analysis) node(n *onnxgraph.Node) []*value {
 				axes = []int{0, 2, 3}
 			}
 		}
+		var sp uint8
 		for _, ax := range axes {
-			if ax >= 0 && x.dims[ax].sp != 0 {
-				a.refuse("%s node %q normalises over the image's %s: the rewrite knows InstanceNormalization and the ReduceMean layer-norm pattern, not this operator", op, name, sides(x.dims[ax].sp))
-				break
+			if ax >= 0 {
+				sp |= x.dims[ax].sp
 			}
+		}
+		if sp == 0 {
+			return []*value{out, {rf: 1}, {rf: 1}}
+		}
+		switch {
+		case op == "LayerNormalization" && len(n.Outputs) > 1 && slices.ContainsFunc(n.Outputs[1:], func(o string) bool { return o != "" }):
+			a.refuse("LayerNormalization node %q normalises over the image's %s and its mean or inverse deviation is used elsewhere", name, sides(sp))
+		case op == "GroupNormalization" && attrInt(n, "num_groups", 0) != 1:
+			a.refuse("GroupNormalization node %q normalises over the image's %s in %d groups: the rewrite knows one group only", name, sides(sp), attrInt(n, "num_groups", 0))
+		case op == "MeanVarianceNormalization":
+			a.refuse("MeanVarianceNormalization node %q normalises over the image's %s: the rewrite does not know this operator", name, sides(sp))
+		default:
+			a.opNorm(n, x, axes)
 		}
 		return []*value{out, {rf: 1}, {rf: 1}}
 

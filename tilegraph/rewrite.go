@@ -45,7 +45,7 @@ func (a *analysis) writeStats(data []byte) ([]byte, error) {
 	for k, f := range a.norms {
 		var mean, variance string
 		switch f.kind {
-		case instanceNorm:
+		case instanceNorm, opNorm:
 			mean = reduceMean(g, m.Opset, f.x, f.axes)
 			d := g.Op("Sub", []string{f.x, mean})
 			variance = reduceMean(g, m.Opset, g.Op("Mul", []string{d, d}), f.axes)
@@ -91,8 +91,13 @@ func (a *analysis) writeTile(data []byte) ([]byte, error) {
 		i := a.index[f.node]
 		n := orig[i]
 		switch f.kind {
-		case instanceNorm:
+		case instanceNorm, opNorm:
+			// (x-mean)/sqrt(var+eps)·scale+bias; InstanceNormalization's
+			// and GroupNormalization's scale and bias are per channel
+			// (axis 1), LayerNormalization's have the normalised shape
+			// and broadcast as they are.
 			eps := attrFloat(n, "epsilon", 1e-5)
+			perChannel := n.OpType != "LayerNormalization"
 			ones := make([]int64, len(f.stat)-1)
 			for j := range ones {
 				ones[j] = 1
@@ -102,9 +107,18 @@ func (a *analysis) writeTile(data []byte) ([]byte, error) {
 				d := g.Op("Sub", []string{n.Inputs[0], mean})
 				s := g.Op("Sqrt", []string{g.Op("Add", []string{variance, g.Scalar(eps)})})
 				y := g.Op("Div", []string{d, s})
-				shape := g.Vec(ones...)
-				y = g.Op("Mul", []string{y, g.Op("Reshape", []string{n.Inputs[1], shape})})
-				g.Op("Add", []string{y, g.Op("Reshape", []string{n.Inputs[2], shape})})
+				param := func(name string) string {
+					if perChannel {
+						return g.Op("Reshape", []string{name, g.Vec(ones...)})
+					}
+					return name
+				}
+				y = g.Op("Mul", []string{y, param(n.Inputs[1])})
+				if len(n.Inputs) > 2 && n.Inputs[2] != "" {
+					y = g.Op("Add", []string{y, param(n.Inputs[2])})
+				} else {
+					y = g.Op("Identity", []string{y})
+				}
 			})
 			nodes[len(nodes)-1].Outputs[0] = n.Outputs[0]
 			replace[i] = nodes

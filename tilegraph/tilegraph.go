@@ -68,6 +68,8 @@ const (
 	PatternInstanceNorm = "InstanceNormalization"
 	PatternLayerNorm    = "layer norm (ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div)"
 	PatternMoments      = "layer norm from moments (ReduceMean of x and of x²)"
+	PatternLayerNormOp  = "LayerNormalization"
+	PatternGroupNormOp  = "GroupNormalization(1)"
 )
 
 // Norm is one normalisation found.
@@ -195,6 +197,22 @@ func (a *analysis) instanceNorm(n *onnxgraph.Node, x *value) {
 	f.stat = slices.Clone(x.dims)
 	for i := 2; i < len(f.stat); i++ {
 		f.stat[i] = dim{c: 1}
+	}
+	a.norms = append(a.norms, f)
+}
+
+// opNorm records a LayerNormalization or a one-group GroupNormalization
+// over image axes.
+func (a *analysis) opNorm(n *onnxgraph.Node, x *value, axes []int) {
+	pattern := PatternLayerNormOp
+	if n.OpType == "GroupNormalization" {
+		pattern = PatternGroupNormOp
+	}
+	f := &found{Norm: Norm{Node: nodeName(n), Pattern: pattern}, kind: opNorm, node: n, x: n.Inputs[0], order: len(a.index) - 1}
+	f.stat = slices.Clone(x.dims)
+	for _, ax := range axes {
+		f.axes = append(f.axes, int64(ax))
+		f.stat[ax] = dim{c: 1}
 	}
 	a.norms = append(a.norms, f)
 }

@@ -1,6 +1,8 @@
 package tilegraph_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,7 +100,13 @@ func TestAnalyze(t *testing.T) {
 		}), tilegraph.Refused, `ReduceMax node "peak" reduces over the image's height and width`, 0, 0},
 		{"layer normalization op", net(t, false, func(g *onnxgraph.Graph, x string) string {
 			return named(g, "ln", g.Op("LayerNormalization", []string{x, g.Floats([]int64{1}, 1)}, onnxgraph.Int("axis", 1)))
-		}), tilegraph.Refused, `LayerNormalization node "ln" normalises over the image's height`, 0, 0},
+		}), tilegraph.Thumbnail, "", 1, 0},
+		{"layer normalization over channels nhwc", net(t, true, func(g *onnxgraph.Graph, x string) string {
+			return g.Op("LayerNormalization", []string{x, g.Floats([]int64{3}, 1, 1, 1)}, onnxgraph.Int("axis", -1))
+		}), tilegraph.Exact, "", 0, 0},
+		{"group normalization in groups", net(t, false, func(g *onnxgraph.Graph, x string) string {
+			return named(g, "gn3", g.Op("GroupNormalization", []string{x, g.Floats([]int64{3}, 1, 1, 1), g.Floats([]int64{3}, 0, 0, 0)}, onnxgraph.Int("num_groups", 3)))
+		}), tilegraph.Refused, `GroupNormalization node "gn3" normalises over the image's height and width in 3 groups: the rewrite knows one group only`, 0, 0},
 		{"resize to fixed size", net(t, false, func(g *onnxgraph.Graph, x string) string {
 			return named(g, "to256", g.Op("Resize", []string{x, "", "", g.Vec(1, 3, 256, 256)}))
 		}), tilegraph.Refused, `Resize node "to256" resizes the image to a fixed height of 256 pixels`, 0, 0},
@@ -187,5 +195,68 @@ func checkModels(t *testing.T, orig []byte, p *tilegraph.Plan) {
 func TestAnalyzeErrors(t *testing.T) {
 	if _, err := tilegraph.Analyze([]byte("not onnx")); err == nil {
 		t.Error("Analyze accepted garbage")
+	}
+}
+
+// sharedModel reads one of the real PyTorch exports in ../shared/models
+// (developers' machines only), skipping when it is absent.
+func sharedModel(t testing.TB, name string) []byte {
+	for _, up := range []string{"..", "../..", "../../.."} {
+		if b, err := os.ReadFile(filepath.Join("..", up, "shared", "models", name)); err == nil {
+			return b
+		}
+	}
+	t.Skipf("%s not present (../shared/models is on developers' machines only)", name)
+	return nil
+}
+
+// TestSharedExports: the real PyTorch exports of the AnimeGANv2
+// architecture (pads computed by Shape/ConstantOfShape/Slice chains,
+// Resize sizes from Shape/Gather/Concat) are found as the modelgen one.
+func TestSharedExports(t *testing.T) {
+	for _, name := range []string{"animeganv2-arch-nchw.onnx", "animeganv2-arch-nhwc.onnx", "animeganv2-arch-trained-nchw.onnx"} {
+		t.Run(name, func(t *testing.T) {
+			data := sharedModel(t, name)
+			p, err := tilegraph.Analyze(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Mode != tilegraph.Thumbnail || len(p.Norms) != 24 || p.ReceptiveField != 48 {
+				t.Fatalf("%v, %d norms, receptive field %d: want thumbnail, 24, 48 (%s)", p.Mode, len(p.Norms), p.ReceptiveField, p.Reason)
+			}
+			checkModels(t, data, p)
+		})
+	}
+}
+
+// BenchmarkSummarize is what Inspect adds for the tiling summary, and
+// BenchmarkAnalyze what NewTiler pays once, on the AnimeGANv2 architecture.
+func BenchmarkSummarize(b *testing.B) {
+	data, err := modelgen.AnimeGANv2(modelgen.NCHW, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := onnxgraph.Read(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tilegraph.Summarize(info); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAnalyze(b *testing.B) {
+	data, err := modelgen.AnimeGANv2(modelgen.NCHW, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tilegraph.Analyze(data); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -2,6 +2,7 @@
 //
 //	modelgen -kind builtin -o model/builtin/cartoon.onnx
 //	modelgen -kind animeganv2 -layout nhwc -seed 1 -o /tmp/v2.onnx
+//	modelgen -kind layernorm -seed 1 -o /tmp/ln.onnx
 //	modelgen -kind fixture -fixture swapinvert -layout nchw -range 0,1 -size 64x64 -o f.onnx
 package main
 
@@ -14,7 +15,7 @@ import (
 )
 
 func main() {
-	kind := flag.String("kind", "builtin", "model to write: builtin, animeganv2 or fixture")
+	kind := flag.String("kind", "builtin", "model to write: builtin, animeganv2, layernorm (TensorFlow-style norms, NHWC) or fixture")
 	layout := flag.String("layout", "nchw", "image layout for animeganv2 and fixture: nchw or nhwc")
 	seed := flag.Uint64("seed", 1, "weight seed for animeganv2")
 	fixture := flag.String("fixture", "swapinvert", "fixture kind: swapinvert, twoinputs, grayinput, int64input, grayoutput, multiple16, slow")
@@ -43,6 +44,8 @@ func run(kind, layoutName string, seed uint64, fixture, rng, size string, slow i
 		data, err = modelgen.Cartoon()
 	case "animeganv2":
 		data, err = modelgen.AnimeGANv2(layout, seed)
+	case "layernorm":
+		data, err = modelgen.LayerNormNet(seed)
 	case "fixture":
 		spec := modelgen.FixtureSpec{Layout: layout, SlowLayers: slow}
 		if spec.Kind, err = modelgen.ParseFixtureKind(fixture); err != nil {
@@ -63,7 +66,7 @@ func run(kind, layoutName string, seed uint64, fixture, rng, size string, slow i
 		}
 		data, err = modelgen.Fixture(spec)
 	default:
-		return fmt.Errorf("unknown -kind %q (want builtin, animeganv2 or fixture)", kind)
+		return fmt.Errorf("unknown -kind %q (want builtin, animeganv2, layernorm or fixture)", kind)
 	}
 	if err != nil {
 		return err

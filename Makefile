@@ -26,7 +26,7 @@ TAGS     += $(shell printf '\043include <libheif/heif.h>\n' | $(CC) -E - >/dev/n
 TAGS     += $(shell printf '\043include <lcms2.h>\n' | $(CC) -E - >/dev/null 2>&1 || echo nolcms)
 SOURCES  := $(shell find . -name '*.go' -not -path './lib/*') go.mod go.sum model/builtin/cartoon.onnx
 
-.PHONY: demo test test-slurm stress bench docs build ort vet fuzz clean
+.PHONY: demo test test-slurm stress bench docs docs-fullres build ort vet fuzz clean
 
 demo: build
 	./$(BIN) convert testdata/photos -o out
@@ -103,6 +103,12 @@ bench: build
 # The README's before/after picture, from the demo's output.
 docs: demo
 	$(GO) run scripts/beforeafter.go testdata/photos/village.jpg out/village.jpg docs/before-after.jpg
+
+# README's full-resolution pictures: a generated 12 MP photo converted at
+# --max-size 0 and at --max-size 1024 with the built-in model, one detail of
+# each at the same scale (scripts/fullres.go).
+docs-fullres: build
+	$(GO) run -tags '$(TAGS)' scripts/fullres.go -binary $(BIN) -docs docs
 
 $(BIN): $(SOURCES)
 	$(GO) build -tags '$(TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .

@@ -46,21 +46,26 @@ import (
 )
 
 type config struct {
-	binary   string
-	model    string
-	cache    string
-	sizes    []int
-	count    int
-	shared   string
-	torch    bool
-	ortLib   string
-	only     string
-	arenaExp bool
-	reps     int
-	minTime  time.Duration
-	int8     bool   // also optimise the model and measure convert with it
-	method   string // optimize --method
-	int8Path string // the set's int8 model, while it is measured
+	binary    string
+	model     string
+	cache     string
+	sizes     []int
+	count     int
+	shared    string
+	torch     bool
+	ortLib    string
+	only      string
+	arenaExp  bool
+	reps      int
+	minTime   time.Duration
+	int8      bool   // also optimise the model and measure convert with it
+	method    string // optimize --method
+	int8Path  string // the set's int8 model, while it is measured
+	tilesOn   bool   // the tiles section after the table
+	onlyTile  bool   // the tiles section alone
+	tiles     tilesConfig
+	big       bool   // the 48 MP photo at full resolution after the tiles section
+	bigBudget string // its --mem-budget
 }
 
 func main() {
@@ -80,7 +85,24 @@ func main() {
 	flag.BoolVar(&c.int8, "int8", true, "also make the int8 model with `animegan optimize` on each photo set and time convert with it (its row beside fp32's)")
 	flag.StringVar(&c.method, "method", calibrate.DefaultMethod.String(), "optimize --method for the int8 model")
 	flag.BoolVar(&c.arenaExp, "sessions", false, "instead: compare session settings (arena, threads) at the first size")
+	var tileSize, variants string
+	flag.BoolVar(&c.tilesOn, "tiles", true, "after the table, the tiles section: tiled (thumbnail statistics) and naive tiles against the untiled image (needs ~8 GB of RAM at 2048x1536)")
+	flag.BoolVar(&c.onlyTile, "tiles-only", false, "measure the tiles section only")
+	flag.IntVar(&c.tiles.n, "tiles-n", 3, "tiles section: photos (the shared photos with the most pixels, else generated scenes)")
+	flag.StringVar(&tileSize, "tiles-size", "2048x1536", "tiles section: the photos' size (portraits turned), where the untiled inference must still fit")
+	flag.StringVar(&variants, "tiles-variants", "512:0:512", "tiles section: tile:overlap:thumbnail sides to measure against the same untiled runs (overlap 0: the model's default)")
+	flag.BoolVar(&c.tiles.exact, "tiles-exact", false, "tiles section: also tiles with the whole image's statistics (one more full-size run per photo)")
+	flag.StringVar(&c.tiles.models, "tiles-models", "", "tiles section: comma-separated models (default: ../shared's AnimeGANv2-architecture models, untrained and trained, else the generated one)")
+	flag.BoolVar(&c.big, "48mp", true, "after the tiles section, convert a generated 48 MP photo at --max-size 0 under -48mp-budget and report its peak RSS")
+	flag.StringVar(&c.bigBudget, "48mp-budget", "2GiB", "the 48 MP photo's --mem-budget")
 	flag.Parse()
+	if _, err := fmt.Sscanf(tileSize, "%dx%d", &c.tiles.w, &c.tiles.h); err != nil || c.tiles.w < 8 || c.tiles.h < 8 {
+		fail(fmt.Errorf("-tiles-size %q: want WxH like 2048x1536", tileSize))
+	}
+	var err error
+	if c.tiles.variants, err = parseTileVariants(variants); err != nil {
+		fail(err)
+	}
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 8 {
@@ -122,6 +144,10 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
+	if c.onlyTile {
+		fmt.Printf("animegan bench: %s, %d cores, ONNX Runtime %s\n", runtime.GOARCH, runtime.NumCPU(), rt.Version)
+		return runTiles(c)
+	}
 	sets, err := photoSets(c)
 	if err != nil {
 		return err
@@ -150,6 +176,9 @@ func run(c config) error {
 		}
 	}
 	printRows(rows)
+	if c.tilesOn {
+		return runTiles(c)
+	}
 	return nil
 }
 

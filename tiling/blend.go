@@ -322,21 +322,35 @@ func (b *Blender) PeakBytes() int64 {
 	return int64(len(b.out.Pix)) + b.peak.Load()
 }
 
-// MaxBytes bounds Bytes whatever the order tiles arrive in: the output
-// and every blended cell's accumulator at once. Tiles added row by row,
-// a few at a time, hold about one row of tiles' ramps instead.
+// MaxBytes bounds Bytes whatever the order tiles arrive in (g.BlendBytes).
 func (b *Blender) MaxBytes() int64 {
 	if b.out == nil {
 		return 0
 	}
-	n := int64(len(b.out.Pix))
-	for j, ys := range b.ys {
-		for i, xs := range b.xs {
-			switch b.cells[j*len(b.xs)+i].want {
+	return b.g.BlendBytes()
+}
+
+// BlendBytes bounds what a Blender of g holds, whatever the order tiles
+// arrive in, before one is made (to admit an image under a memory budget):
+// the W x H output, and at once the first tile's pixels wherever two tiles
+// meet and the sums wherever four do. Tiles added row by row, a few at a
+// time, hold about one row of tiles' overlaps instead. 0 for a grid a
+// Blender cannot use.
+func (g Grid) BlendBytes() int64 {
+	xa, ya, err := g.axes()
+	if err != nil {
+		return 0
+	}
+	xs, _ := xa.segments(g.W, Linear)
+	ys, _ := ya.segments(g.H, Linear)
+	n := 4 * int64(g.W) * int64(g.H)
+	for _, y := range ys {
+		for _, x := range xs {
+			switch len(x.owners) * len(y.owners) {
 			case 2:
-				n += 4 * int64(xs.len()) * int64(ys.len())
+				n += 4 * int64(x.len()) * int64(y.len())
 			case 4:
-				n += 16 * int64(xs.len()) * int64(ys.len())
+				n += 16 * int64(x.len()) * int64(y.len())
 			}
 		}
 	}

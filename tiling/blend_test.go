@@ -1,6 +1,7 @@
 package tiling
 
 import (
+	"fmt"
 	"image"
 	"math"
 	"math/rand/v2"
@@ -85,13 +86,27 @@ func inOrder(n int) []int {
 var blendGrids = []struct {
 	name                          string
 	w, h, tile, overlap, multiple int
+	grid                          *Grid // made by hand instead
 }{
-	{"regular", 1100, 900, 256, 32, 8},
-	{"wide overlaps", 700, 600, 256, 128, 8},
-	{"triple cover", 512 + 450, 300, 512, 64, 8},
-	{"no overlap", 640, 480, 128, 0, 8},
-	{"strip", 1000, 100, 256, 32, 8},
-	{"whole", 300, 200, 512, 64, 8},
+	{name: "regular", w: 1100, h: 900, tile: 256, overlap: 32, multiple: 8},
+	{name: "wide overlaps", w: 700, h: 600, tile: 256, overlap: 128, multiple: 8},
+	{name: "three columns", w: 512 + 450, h: 300, tile: 512, overlap: 64, multiple: 8},
+	{name: "no overlap", w: 640, h: 480, tile: 128, overlap: 0, multiple: 8},
+	{name: "strip", w: 1000, h: 100, tile: 256, overlap: 32, multiple: 8},
+	{name: "whole", w: 300, h: 200, tile: 512, overlap: 64, multiple: 8},
+	// Columns 0 and 2 overlap too: every pixel of 250..300 under three
+	// tiles. NewGrid does not make such grids; a Blender still must
+	// pass the weight from each tile to the next only.
+	{name: "three over one pixel", grid: &Grid{W: 600, H: 120, Tile: 350, Overlap: 40, Multiple: 1, Cols: 3, Rows: 1,
+		Tiles: []image.Rectangle{image.Rect(0, 0, 300, 120), image.Rect(100, 0, 400, 120), image.Rect(250, 0, 600, 120)}}},
+}
+
+// gridOf is the test case's grid.
+func gridOf(t testing.TB, w, h, tile, overlap, multiple int, g *Grid) Grid {
+	if g != nil {
+		return *g
+	}
+	return mustGrid(t, w, h, tile, overlap, multiple)
 }
 
 // TestBlendUniform: every tile the same colour gives that colour at every
@@ -101,7 +116,7 @@ func TestBlendUniform(t *testing.T) {
 	for _, tt := range blendGrids {
 		for _, ramp := range []Ramp{Cosine, Linear} {
 			t.Run(tt.name+"/"+ramp.String(), func(t *testing.T) {
-				g := mustGrid(t, tt.w, tt.h, tt.tile, tt.overlap, tt.multiple)
+				g := gridOf(t, tt.w, tt.h, tt.tile, tt.overlap, tt.multiple, tt.grid)
 				out := blendAll(t, NewBlenderRamp(g, ramp), inOrder(len(g.Tiles)), 1, func(i int) *image.NRGBA {
 					return uniformTile(g.Tiles[i], 201)
 				})
@@ -126,7 +141,7 @@ func TestBlendUniform(t *testing.T) {
 func TestBlendSingleTileExact(t *testing.T) {
 	for _, tt := range blendGrids {
 		t.Run(tt.name, func(t *testing.T) {
-			g := mustGrid(t, tt.w, tt.h, tt.tile, tt.overlap, tt.multiple)
+			g := gridOf(t, tt.w, tt.h, tt.tile, tt.overlap, tt.multiple, tt.grid)
 			tiles := make([]*image.NRGBA, len(g.Tiles))
 			for i, r := range g.Tiles {
 				tiles[i] = noiseTile(r.Dx(), r.Dy(), uint64(i))
@@ -199,10 +214,10 @@ func TestBlendSingleTileExact(t *testing.T) {
 // TestBlendRamp: a black tile beside a white one gives the ramp, centred
 // in their overlap, as wide as the overlap asked for.
 func TestBlendRamp(t *testing.T) {
-	// 900 px wide, 512 px tiles: spans 0..512 and 388..900 share 124 px
-	// whose centre is 450; the 64 px ramp is 418..482.
+	// 900 px wide, tiles of at most 512: two of 488, spans 0..488 and
+	// 412..900, share 76 px whose centre is 450; the 64 px ramp is 418..482.
 	g := mustGrid(t, 900, 16, 512, 64, 8)
-	if g.Cols != 2 || g.Tiles[1].Min.X != 388 {
+	if g.Cols != 2 || g.Tiles[1].Min.X != 412 {
 		t.Fatalf("grid %v", g.Tiles)
 	}
 	const lo, w = 418, 64
@@ -254,7 +269,7 @@ func TestBlendRamp(t *testing.T) {
 func TestBlendOrder(t *testing.T) {
 	for _, tt := range blendGrids {
 		t.Run(tt.name, func(t *testing.T) {
-			g := mustGrid(t, tt.w, tt.h, tt.tile, tt.overlap, tt.multiple)
+			g := gridOf(t, tt.w, tt.h, tt.tile, tt.overlap, tt.multiple, tt.grid)
 			tiles := make([]*image.NRGBA, len(g.Tiles))
 			for i, r := range g.Tiles {
 				tiles[i] = noiseTile(r.Dx(), r.Dy(), uint64(100+i))
@@ -289,7 +304,9 @@ func TestBlendOrder(t *testing.T) {
 func TestBlendErrors(t *testing.T) {
 	g := mustGrid(t, 600, 300, 256, 32, 8)
 	b := NewBlender(g)
-	if err := b.Add(0, uniformTile(image.Rect(0, 0, 255, 256), 1)); err == nil || !strings.Contains(err.Error(), "is 255x256, want 256x256") {
+	small := g.Tiles[0]
+	small.Max.X--
+	if err := b.Add(0, uniformTile(small, 1)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("is %dx%d, want %dx%d", small.Dx(), small.Dy(), small.Dx()+1, small.Dy())) {
 		t.Errorf("small tile: %v", err)
 	}
 	if err := b.Add(len(g.Tiles), uniformTile(g.Tiles[0], 1)); err == nil || !strings.Contains(err.Error(), "of a grid of") {
@@ -331,6 +348,9 @@ func TestBlenderMemory(t *testing.T) {
 	if b.Bytes() != output {
 		t.Fatalf("before any tile: %d bytes, want the output's %d", b.Bytes(), output)
 	}
+	if b.MaxBytes() != g.BlendBytes() {
+		t.Fatalf("MaxBytes %d, the grid's BlendBytes %d", b.MaxBytes(), g.BlendBytes())
+	}
 	worst := b.MaxBytes() - output
 	if worst <= 0 || worst > floatAcc/8 {
 		t.Fatalf("worst case %d bytes beside the output, want under an eighth of %d", worst, floatAcc)
@@ -348,6 +368,6 @@ func TestBlenderMemory(t *testing.T) {
 	if out.Pix[out.PixOffset(4000, 3000)] != 90 {
 		t.Fatal("output not blended")
 	}
-	t.Logf("output %d MB; accumulators: worst %.1f MB, row by row peak %.1f MB; a float32 RGB accumulator: %d MB",
+	t.Logf("output %d MiB; beside it: worst %.1f MiB, row by row peak %.1f MiB; a float32 RGB accumulator: %d MiB",
 		output>>20, float64(worst)/(1<<20), float64(peak)/(1<<20), floatAcc>>20)
 }

@@ -20,10 +20,11 @@ import (
 // Grid is a set of tiles covering a W x H image. Tiles never cross the
 // image's edge: the tiles along each axis are spread evenly from one edge
 // to the other, so the last one is shifted inwards rather than cut, and
-// every overlap is at least Overlap pixels wide.
+// every overlap is at least Overlap pixels wide. All tiles of a column
+// are as wide, all tiles of a row as high.
 type Grid struct {
 	W, H     int
-	Tile     int // the tiles' side (Tile x Tile, or the image's side where it is smaller)
+	Tile     int // the largest tile side: no tile is larger than Tile x Tile
 	Overlap  int // the least overlap between neighbouring tiles, and the blending ramps' width
 	Multiple int // every tile side is a multiple of it, unless the grid is the whole image as one tile
 
@@ -32,15 +33,17 @@ type Grid struct {
 	Tiles      []image.Rectangle
 }
 
-// NewGrid lays out tiles of tile x tile pixels over a w x h image, with at
-// least overlap pixels shared between neighbours, for a model whose sides
-// must be multiples of multiple.
+// NewGrid lays out tiles of at most tile x tile pixels over a w x h image,
+// with at least overlap pixels shared between neighbours, for a model
+// whose sides must be multiples of multiple.
 //
 // An image no larger than a tile on either side is one tile, the whole
 // image, whatever its sides: it runs as it would without tiling. Otherwise
-// every tile side is a multiple of multiple. Along an axis shorter than a
-// tile, that is the axis's length when it is a multiple, else two spans of
-// the largest multiple that fits, one from each edge (a 5000x300 image with
+// every tile side is a multiple of multiple. Along an axis longer than a
+// tile, the fewest tiles that overlap by at least overlap, each as small
+// as lets that many cover the axis (at most tile). Along an axis shorter
+// than a tile, its length when it is a multiple, else two spans of the
+// largest multiple that fits, one from each edge (a 5000x300 image with
 // 512 px tiles and a multiple of 8 gets rows 296 px high at y=0 and y=4).
 // An axis shorter than one multiple cannot be tiled: an error.
 //
@@ -100,18 +103,25 @@ func spans(n, tile, overlap, multiple int) ([]span, error) {
 		}
 		return []span{{0, side}, {n - side, n}}, nil
 	}
-	// The fewest tiles whose overlaps are all at least overlap, spread so
-	// that the overlaps are as equal as integers allow: a wider overlap
-	// leaves more context around the pixels each tile contributes.
+	// The fewest tiles whose overlaps are all at least overlap; then the
+	// smallest side (a multiple) with which that many still cover the
+	// axis, spread evenly: a 2048 px side in 512 px tiles overlapping by
+	// 48 takes five tiles of 448, not five of 512 overlapping by 128,
+	// and the model's cost goes with the pixels.
 	stride := tile - overlap
 	count := 1 + (n-tile+stride-1)/stride
+	side := tile
+	if count > 1 {
+		need := (n + (count-1)*overlap + count - 1) / count
+		side = min(tile, (need+multiple-1)/multiple*multiple)
+	}
 	out := make([]span, count)
 	for k := range out {
 		lo := 0
 		if count > 1 {
-			lo = (k*(n-tile) + (count-1)/2) / (count - 1)
+			lo = (k*(n-side) + (count-1)/2) / (count - 1)
 		}
-		out[k] = span{lo, lo + tile}
+		out[k] = span{lo, lo + side}
 	}
 	return out, nil
 }

@@ -36,8 +36,17 @@ func checkGrid(t *testing.T, g Grid) {
 					t.Fatalf("%s: whole-image tile span %v, want 0..%d", ax.name, s, n)
 				}
 			case n >= g.Tile:
-				if s.len() != g.Tile {
-					t.Fatalf("%s span %v of a %d px axis is not the tile %d", ax.name, s, n, g.Tile)
+				// The fewest tiles, each the smallest multiple
+				// with which that many still cover the axis.
+				count := len(a.spans)
+				if stride := g.Tile - g.Overlap; count != 1+(n-g.Tile+stride-1)/stride {
+					t.Fatalf("%s: %d spans over %d px, not the fewest %d px tiles overlapping by %d", ax.name, count, n, g.Tile, g.Overlap)
+				}
+				if s.len() > g.Tile || s.len() != a.spans[0].len() {
+					t.Fatalf("%s span %v of a %d px axis: not one side at most the tile %d", ax.name, s, n, g.Tile)
+				}
+				if smaller := s.len() - g.Multiple; count > 1 && count*smaller-(count-1)*g.Overlap >= n {
+					t.Fatalf("%s: %d spans of %d px would cover %d px too", ax.name, count, smaller, n)
 				}
 			default:
 				if s.len()%g.Multiple != 0 || s.len() > n {
@@ -102,14 +111,14 @@ func TestNewGrid(t *testing.T) {
 	}{
 		{name: "48MP-ish", w: 8000, h: 6000, tile: 512, overlap: 64, multiple: 8, cols: 18, rows: 14},
 		{name: "bench size", w: 2048, h: 1536, tile: 512, overlap: 64, multiple: 8, cols: 5, rows: 4,
-			firstTile: [4]int{0, 0, 512, 512}, lastTile: [4]int{1536, 1024, 2048, 1536}},
+			firstTile: [4]int{0, 0, 464, 432}, lastTile: [4]int{1584, 1104, 2048, 1536}},
 		{name: "exactly one tile", w: 512, h: 512, tile: 512, overlap: 64, multiple: 8, cols: 1, rows: 1},
 		{name: "smaller than a tile, odd sides", w: 1001, h: 701, tile: 1024, overlap: 64, multiple: 8, cols: 1, rows: 1,
 			lastTile: [4]int{0, 0, 1001, 701}},
 		{name: "one pixel too wide", w: 513, h: 512, tile: 512, overlap: 64, multiple: 8, cols: 2, rows: 1,
-			firstTile: [4]int{0, 0, 512, 512}, lastTile: [4]int{1, 0, 513, 512}},
+			firstTile: [4]int{0, 0, 296, 512}, lastTile: [4]int{217, 0, 513, 512}},
 		{name: "strip: short side not a multiple", w: 5000, h: 300, tile: 512, overlap: 64, multiple: 8, cols: 12, rows: 2,
-			firstTile: [4]int{0, 0, 512, 296}, lastTile: [4]int{4488, 4, 5000, 300}},
+			firstTile: [4]int{0, 0, 480, 296}, lastTile: [4]int{4520, 4, 5000, 300}},
 		{name: "strip: short side a multiple", w: 5000, h: 304, tile: 512, overlap: 64, multiple: 8, cols: 12, rows: 1},
 		{name: "no overlap", w: 1024, h: 1000, tile: 256, overlap: 0, multiple: 16, cols: 4, rows: 4},
 		{name: "half-tile overlap", w: 1000, h: 1000, tile: 128, overlap: 64, multiple: 8, cols: 15, rows: 15},

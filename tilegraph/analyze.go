@@ -869,18 +869,12 @@ func (a *analysis) reduce(n *onnxgraph.Node, x, out *value) *value {
 			reduced[i] = true
 		}
 	}
-	var norm []int64
 	for _, ax := range axes {
 		k := normAxis(ax, rank)
 		if k < 0 {
 			return out
 		}
 		reduced[k] = true
-	}
-	for i := 0; i < rank; i++ {
-		if reduced[i] {
-			norm = append(norm, int64(i))
-		}
 	}
 	keep := attrInt(n, "keepdims", 1) == 1
 	var sp uint8
@@ -908,7 +902,6 @@ func (a *analysis) reduce(n *onnxgraph.Node, x, out *value) *value {
 	// downstream of it widens the receptive field.
 	a.candidate = append(a.candidate, n)
 	out.rf, out.rfUnknown = 1, false
-	_ = norm
 	return out
 }
 

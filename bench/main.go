@@ -88,7 +88,7 @@ func main() {
 	var tileSize, variants string
 	flag.BoolVar(&c.tilesOn, "tiles", true, "after the table, the tiles section: tiled (thumbnail statistics) and naive tiles against the untiled image (needs ~8 GB of RAM at 2048x1536)")
 	flag.BoolVar(&c.onlyTile, "tiles-only", false, "measure the tiles section only")
-	flag.IntVar(&c.tiles.n, "tiles-n", 3, "tiles section: photos (the shared photos with the most pixels, else generated scenes)")
+	flag.IntVar(&c.tiles.n, "tiles-n", 3, "tiles section: photos (the shared photos with the most pixels, else generated scenes); 0: only the 48 MP photo")
 	flag.StringVar(&tileSize, "tiles-size", "2048x1536", "tiles section: the photos' size (portraits turned), where the untiled inference must still fit")
 	flag.StringVar(&variants, "tiles-variants", "512:0:512", "tiles section: tile:overlap:thumbnail sides to measure against the same untiled runs (overlap 0: the model's default)")
 	flag.BoolVar(&c.tiles.exact, "tiles-exact", false, "tiles section: also tiles with the whole image's statistics (one more full-size run per photo)")

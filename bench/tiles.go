@@ -231,6 +231,9 @@ type tileResult struct {
 }
 
 func runTiles(c config) error {
+	if c.tiles.n == 0 {
+		return bigPhoto(c) // -tiles-n 0: the 48 MP photo alone
+	}
 	models, err := tileModels(c)
 	if err != nil {
 		return err
@@ -272,24 +275,39 @@ func measureTiles(c config, m tileModel) ([]tileRow, error) {
 	fmt.Printf("%s: %s, %s tiles, receptive field %d px, default overlap %d px\n",
 		m.label, m.path, tiler.Mode(), tiler.ReceptiveField(), tiler.Overlap())
 
+	// Sessions live for one phase each: ONNX Runtime's arena keeps a
+	// session's peak (a statistics model run on a 1024 px thumbnail
+	// holds ~3 GB), and the untiled run needs ~10 GB of its own.
 	so := model.DefaultSessionOptions(1, 0)
-	tileSess, err := tiler.NewTileSession(so)
-	if err != nil {
-		return nil, err
-	}
-	defer tileSess.Close()
-	var statsSess *model.StatsSession
-	if tiler.NeedsStats() {
-		if statsSess, err = tiler.NewStatsSession(so); err != nil {
-			return nil, err
+	type closer interface{ Close() error }
+	open := func(mk func() (closer, error)) (closer, func(), error) {
+		s, err := mk()
+		if err != nil {
+			return nil, nil, err
 		}
-		defer statsSess.Close()
+		return s, func() { s.Close() }, nil
 	}
-	plain, err := model.NewSession(spec, data, so)
-	if err != nil {
-		return nil, err
+	tileSession := func() (*model.TileSession, func(), error) {
+		s, done, err := open(func() (closer, error) { return tiler.NewTileSession(so) })
+		if err != nil {
+			return nil, nil, err
+		}
+		return s.(*model.TileSession), done, nil
 	}
-	defer plain.Close()
+	statsSession := func() (*model.StatsSession, func(), error) {
+		s, done, err := open(func() (closer, error) { return tiler.NewStatsSession(so) })
+		if err != nil {
+			return nil, nil, err
+		}
+		return s.(*model.StatsSession), done, nil
+	}
+	plainSession := func() (*model.Session, func(), error) {
+		s, done, err := open(func() (closer, error) { return model.NewSession(spec, data, so) })
+		if err != nil {
+			return nil, nil, err
+		}
+		return s.(*model.Session), done, nil
+	}
 	ctx := context.Background()
 
 	// runTiled runs every tile of g through run and blends them.
@@ -329,6 +347,19 @@ func measureTiles(c config, m tileModel) ([]tileRow, error) {
 				return nil, err
 			}
 			r.thumb = image.Pt(geom.ModelW, geom.ModelH)
+			// Sessions are made before the clock starts (convert
+			// makes its own once per run).
+			tileSess, doneTile, err := tileSession()
+			if err != nil {
+				return nil, err
+			}
+			var statsSess *model.StatsSession
+			doneStats := func() {}
+			if tiler.NeedsStats() {
+				if statsSess, doneStats, err = statsSession(); err != nil {
+					return nil, err
+				}
+			}
 			r.tiled, err = timed(func() (*image.NRGBA, error) {
 				var st *model.Stats
 				if statsSess != nil {
@@ -339,16 +370,49 @@ func measureTiles(c config, m tileModel) ([]tileRow, error) {
 				}
 				return runTiled(p.img, g, func(t *image.NRGBA) (*image.NRGBA, error) { return tileSess.Run(ctx, t, st) })
 			})
+			doneStats()
 			if err != nil {
+				doneTile()
 				return nil, err
 			}
 			fmt.Fprintf(os.Stderr, "    %d tiles of %dx%d (at most %d), overlap %d, thumbnail %dx%d: %s\n", len(g.Tiles), g.Tiles[0].Dx(), g.Tiles[0].Dy(), v.tile, overlap, geom.ModelW, geom.ModelH, secs(r.tiled.wall))
-			if statsSess != nil {
+			if tiler.NeedsStats() && c.tiles.exact {
+				if exactStats == nil {
+					st, done, err := statsSession()
+					if err != nil {
+						doneTile()
+						return nil, err
+					}
+					start := time.Now()
+					exactStats, err = st.Run(ctx, p.img)
+					done() // a whole-image arena: ~10 GB at 2048x1536
+					if err != nil {
+						doneTile()
+						return nil, fmt.Errorf("statistics of the whole image: %w", err)
+					}
+					fmt.Fprintf(os.Stderr, "    exact statistics: %s\n", secs(time.Since(start)))
+				}
+				e, err := timed(func() (*image.NRGBA, error) {
+					return runTiled(p.img, g, func(t *image.NRGBA) (*image.NRGBA, error) { return tileSess.Run(ctx, t, exactStats) })
+				})
+				if err != nil {
+					doneTile()
+					return nil, err
+				}
+				r.exact = &e
+			}
+			doneTile()
+			if tiler.NeedsStats() {
 				key := fmt.Sprintf("%d:%d", v.tile, overlap)
 				if naiveByGrid[key] == nil {
+					plain, done, err := plainSession()
+					if err != nil {
+						return nil, err
+					}
 					n, err := timed(func() (*image.NRGBA, error) {
 						return runTiled(p.img, g, func(t *image.NRGBA) (*image.NRGBA, error) { return plain.Run(ctx, t) })
 					})
+					done()
 					if err != nil {
 						return nil, err
 					}
@@ -356,35 +420,18 @@ func measureTiles(c config, m tileModel) ([]tileRow, error) {
 					fmt.Fprintf(os.Stderr, "    naive tiles: %s\n", secs(n.wall))
 				}
 				r.naive = naiveByGrid[key]
-				if c.tiles.exact {
-					if exactStats == nil {
-						start := time.Now()
-						if exactStats, err = statsSess.Run(ctx, p.img); err != nil {
-							return nil, fmt.Errorf("statistics of the whole image: %w", err)
-						}
-						fmt.Fprintf(os.Stderr, "    exact statistics: %s\n", secs(time.Since(start)))
-					}
-					e, err := timed(func() (*image.NRGBA, error) {
-						return runTiled(p.img, g, func(t *image.NRGBA) (*image.NRGBA, error) { return tileSess.Run(ctx, t, exactStats) })
-					})
-					if err != nil {
-						return nil, err
-					}
-					r.exact = &e
-				}
 			}
 			perVariant = append(perVariant, r)
 		}
 		// The reference last: its arena is the process's largest, and
 		// what the allocator keeps of it would count in later peaks.
-		untiled, err := timed(func() (*image.NRGBA, error) {
-			s, err := model.NewSession(spec, data, so)
-			if err != nil {
-				return nil, err
-			}
-			defer s.Close()
-			return s.Run(ctx, p.img)
-		})
+		// Its session is made before the clock starts, like the tiles'.
+		whole, doneWhole, err := plainSession()
+		if err != nil {
+			return nil, err
+		}
+		untiled, err := timed(func() (*image.NRGBA, error) { return whole.Run(ctx, p.img) })
+		doneWhole()
 		if err != nil {
 			return nil, fmt.Errorf("untiled %s: %w", p.name, err)
 		}
@@ -529,7 +576,7 @@ func printTileRows(rows []tileRow) {
 	fmt.Println("PSNR from the untiled result (the original model on the whole image), over all photos: mean / worst (target: tiled >= 34 dB);")
 	fmt.Println("seam = tiling.SeamScore on the same grid lines: mean over photos; worst tiled - untiled over photos (target: <= +0.05);")
 	fmt.Println("time = summed wall time over photos (tiled includes the thumbnail statistics and blending); CPU ratio = the same with process CPU time;")
-	fmt.Println("peak RSS = the process's peak while each ran (reset before each; includes the photos and the other sessions held).")
+	fmt.Println("peak RSS = the process's peak while each ran (reset before each; includes the photos held; each run's sessions are made for it and closed after).")
 }
 
 // bigPhoto converts one generated 48 MP photo (8000x6000) at full

@@ -25,9 +25,9 @@ func conversionFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "max-pixels", Value: convert.DefaultMaxPixels, Usage: "reject images with more pixels than this, from their header"},
 		memBudgetFlag("memory for inferences in flight, e.g. 6GiB; images wait for room instead of running out of memory; 0 = default, off = none"),
 		&cli.StringFlag{Name: "tile", Value: "auto",
-			Usage: "`auto|off|N`: run images as N-pixel tiles (a multiple of the model's), blended across their overlap; auto tiles only the images whose whole inference --mem-budget cannot hold, with the largest tile that fits; off (or 0) never tiles"},
+			Usage: "run images as tiles, `auto|off|N`: auto tiles only the images whose whole inference --mem-budget cannot hold, with the largest tile that fits; N cuts every image larger than N pixels into N x N tiles (a multiple of the model's), blended across their overlap; off (or 0) never tiles"},
 		&cli.IntFlag{Name: "tile-overlap", DefaultText: "the model's receptive field",
-			Usage: "pixels neighbouring tiles share, blended with weights that fall to 0 across them"},
+			Usage: "`PX` pixels neighbouring tiles share, blended with weights that fall to 0 across them"},
 		&cli.DurationFlag{Name: "timeout", DefaultText: "none", Usage: "give up on one image's inference after this long (e.g. 2m); 0 = never"},
 	}, modelFlags()...)
 }

@@ -273,7 +273,7 @@ func recommendedCommand(c *cli.Context, po *profileOptions, jobs int) string {
 	args := []string{"animegan", "convert"}
 	args = append(args, po.photoArg...)
 	args = append(args, "-j", strconv.Itoa(jobs))
-	for _, name := range []string{"model", "max-size", "threads", "keep-size", "format", "quality", "color", "metadata", "max-pixels", "mem-budget", "timeout", "multiple", "range", "ort-lib"} {
+	for _, name := range []string{"model", "max-size", "threads", "keep-size", "format", "quality", "color", "metadata", "max-pixels", "mem-budget", "tile", "tile-overlap", "timeout", "multiple", "range", "ort-lib"} {
 		if !c.IsSet(name) {
 			continue
 		}

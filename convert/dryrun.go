@@ -30,6 +30,8 @@ type PlanEntry struct {
 	// Renamed says why Output is not the input's plain mirror (a
 	// collision with another input's output).
 	Renamed string `json:"renamed,omitempty"`
+	// Tiled says how a photo to convert would run as tiles.
+	Tiled *TileInfo `json:"tiled,omitempty"`
 }
 
 // dryRun plans like Run and writes nothing: no output folder, no journal,
@@ -62,8 +64,25 @@ func dryRun(ctx context.Context, o *Options, spec *model.Spec, rt *model.Runtime
 	for _, t := range pl.copies {
 		add(t, ActionCopy, t.why)
 	}
+	planner, err := tilePlanner(o, spec, pl.leaders)
+	if err != nil {
+		return nil, err
+	}
+	if planner != nil {
+		defer planner.Close()
+	}
 	for _, t := range pl.leaders {
-		add(t, ActionConvert, t.why)
+		if info, tiled, err := planTiles(planner, t.Path); err != nil {
+			add(t, ActionFail, err.Error())
+			j.fail(t.Path, err)
+			continue
+		} else if tiled {
+			info.Input = t.Path
+			add(t, ActionConvert, t.why+"; as "+info.String())
+			plan[len(plan)-1].Tiled = &info
+		} else {
+			add(t, ActionConvert, t.why)
+		}
 		for _, f := range t.followers {
 			add(f, ActionCopy, f.why)
 		}
@@ -88,6 +107,31 @@ func dryRun(ctx context.Context, o *Options, spec *model.Spec, rt *model.Runtime
 	r.Planned(plan)
 	r.End(sum)
 	return sum, nil
+}
+
+// tilePlanner is an engine that makes no session, for saying which photos
+// would run as tiles: nil when none can (--tile off, a model of one fixed
+// size, nothing to convert). Under --tile auto it calibrates the budget's
+// cost when a real run would (two small inferences), so that it decides
+// as the run will.
+func tilePlanner(o *Options, spec *model.Spec, leaders []*task) (*Engine, error) {
+	if o.Tile.Mode == TileOff || !spec.Dynamic() || len(leaders) == 0 {
+		return nil, nil
+	}
+	eo := o.EngineOptions()
+	eo.PlanOnly = true
+	eng, err := NewEngine(spec, o.ModelData, eo)
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	return eng, nil
+}
+
+func planTiles(eng *Engine, path string) (TileInfo, bool, error) {
+	if eng == nil {
+		return TileInfo{}, false, nil
+	}
+	return eng.PlanTiles(path)
 }
 
 // writePlan prints one line per planned input:

@@ -39,12 +39,20 @@ type Engine struct {
 	// hold their peak, which the budget no longer counts once their
 	// inference is done, and the tiles need that memory).
 	tiled int
+	freed chan struct{} // closed when a session is closed (nil: none waits)
 
-	// tiler runs a model's tiles (nil: the model cannot be tiled, or
-	// --tile off); tileRefusal says why a model cannot be.
-	tiler       *model.Tiler
-	tileRefusal error
-	overlap     int // pixels between neighbouring tiles
+	// tileable: images may run as tiles (--tile auto or N, a model that
+	// can be tiled, inference workers); tileStats: its tiles need the
+	// thumbnail's statistics; tileRefusal says why a model cannot be
+	// tiled. The tiler itself (model.NewTiler rewrites the model) is made
+	// when the first image runs as tiles: a run that never tiles pays
+	// nothing for it.
+	tileable, tileStats bool
+	tileRefusal         error
+	overlap             int // pixels between neighbouring tiles
+	tilerOnce           sync.Once
+	tiler               *model.Tiler
+	tilerErr            error
 }
 
 // Turn says where an inference falls in the run, which decides how many
@@ -93,6 +101,10 @@ type EngineOptions struct {
 	// as it would make itself when they have the settings it chose, and
 	// closes the rest.
 	Made []*model.Session `json:"-"`
+	// PlanOnly opens an engine that makes no session: it sets up the
+	// budget (calibrating when a real run would) and tiling, for a dry
+	// run's PlanTiles.
+	PlanOnly bool `json:"-"`
 }
 
 // sessionsAtOnce is how many sessions a run makes before it starts: one per
@@ -170,7 +182,7 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 		e.sessions <- made[0]
 		made = made[1:]
 	}
-	if e.created == 0 && o.Workers > 0 {
+	if e.created == 0 && o.Workers > 0 && !o.PlanOnly {
 		s, err := e.newSession()
 		if err != nil {
 			return nil, err
@@ -283,32 +295,60 @@ func (e *Engine) closeIdle() {
 	for {
 		select {
 		case s := <-e.sessions:
-			s.Close()
-			e.mu.Lock()
-			e.created--
-			e.mu.Unlock()
+			e.dropSession(s)
 		default:
 			return
 		}
 	}
 }
 
+// dropSession closes a session that was alive, making room for another,
+// and wakes the inferences waiting for one (see session).
+func (e *Engine) dropSession(s *model.Session) {
+	s.Close()
+	e.mu.Lock()
+	e.created--
+	if e.freed != nil {
+		close(e.freed)
+		e.freed = nil
+	}
+	e.mu.Unlock()
+}
+
+// freedSignal is closed when a session is next closed.
+func (e *Engine) freedSignal() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.freed == nil {
+		e.freed = make(chan struct{})
+	}
+	return e.freed
+}
+
 // session takes an idle session, makes one while fewer than Workers exist,
 // or waits for one to come back.
+//
+// A session closed instead of coming back (while images run as tiles,
+// see putSession) wakes the waiters to make one again: waiting only for
+// one to come back would wait for ever.
 func (e *Engine) session(ctx context.Context) (*model.Session, error) {
-	select {
-	case s := <-e.sessions:
-		return s, nil
-	default:
-	}
-	if s, err := e.newSession(); s != nil || err != nil {
-		return s, err
-	}
-	select {
-	case s := <-e.sessions:
-		return s, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		select {
+		case s := <-e.sessions:
+			return s, nil
+		default:
+		}
+		freed := e.freedSignal() // before the count is checked
+		if s, err := e.newSession(); s != nil || err != nil {
+			return s, err
+		}
+		select {
+		case s := <-e.sessions:
+			return s, nil
+		case <-freed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 

@@ -5,19 +5,22 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"os"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
 	"animegan/imageio"
+	"animegan/internal/testhook"
 	"animegan/model"
 	"animegan/tiling"
 )
 
-// setupTiling prepares the model's tiles for --tile auto or N: the model
-// is analysed once (model.NewTiler); one that cannot be tiled is an error
-// for --tile N, and for auto a reason kept for the images that would need
-// tiles.
+// setupTiling prepares the model's tiles for --tile auto or N from how
+// Inspect found the model can be tiled (Spec.Tiling, a walk of its
+// graph): one that cannot be is an error for --tile N, and for auto a
+// reason kept for the images that would need tiles.
 func (e *Engine) setupTiling() error {
 	t := e.opts.Tile
 	if err := validateTile(t, e.spec); err != nil {
@@ -26,16 +29,27 @@ func (e *Engine) setupTiling() error {
 	if e.opts.Workers == 0 || t.Mode == TileOff || !e.spec.Dynamic() {
 		return nil
 	}
-	tiler, err := model.NewTiler(e.spec, e.data)
-	if err != nil {
+	tl := e.spec.Tiling
+	if tl == nil {
+		tiler, err := model.NewTiler(e.spec, e.data)
+		if err == nil {
+			tl = &model.Tiling{Mode: tiler.Mode(), Overlap: tiler.Overlap()}
+		} else if !errors.Is(err, model.ErrTilingRefused) {
+			return err
+		} else {
+			tl = &model.Tiling{Mode: model.TileRefused, Reason: strings.TrimPrefix(err.Error(), "model "+e.spec.Name+" cannot run in tiles: ")}
+		}
+	}
+	if tl.Mode == model.TileRefused {
+		err := &model.TilingRefusedError{Model: e.spec.Name, Reason: tl.Reason}
 		if t.Mode == TileFixed {
 			return fmt.Errorf("--tile %d: %w", t.Size, err)
 		}
 		e.tileRefusal = err
 		return nil
 	}
-	e.tiler = tiler
-	e.overlap = tiler.Overlap()
+	e.tileable, e.tileStats = true, tl.Mode == model.TileThumbnail
+	e.overlap = tl.Overlap
 	if t.OverlapSet {
 		e.overlap = t.Overlap
 	}
@@ -44,6 +58,13 @@ func (e *Engine) setupTiling() error {
 			t.Size, e.overlap, 2*e.overlap)
 	}
 	return nil
+}
+
+// tilerFor makes the model's tiler once, when the first image runs as
+// tiles.
+func (e *Engine) tilerFor() (*model.Tiler, error) {
+	e.tilerOnce.Do(func() { e.tiler, e.tilerErr = model.NewTiler(e.spec, e.data) })
+	return e.tiler, e.tilerErr
 }
 
 // Overlap is the overlap between tiles this engine uses (0 when it does
@@ -59,13 +80,12 @@ func (e *Engine) TileRefusal() error { return e.tileRefusal }
 // counts any more, and the tiles need that memory.
 func (e *Engine) putSession(s *model.Session) {
 	e.mu.Lock()
-	if e.tiled > 0 {
-		e.created--
-		e.mu.Unlock()
-		s.Close()
+	tiling := e.tiled > 0
+	e.mu.Unlock()
+	if tiling {
+		e.dropSession(s)
 		return
 	}
-	e.mu.Unlock()
 	e.sessions <- s
 }
 
@@ -129,9 +149,13 @@ func (e *Engine) inferTiled(ctx context.Context, d *Decoded) (*image.NRGBA, erro
 
 func (e *Engine) runTiles(ctx context.Context, img *image.NRGBA, j *tileJob, done *atomic.Int64) (*image.NRGBA, error) {
 	so := e.tileSessionOptions(j.workers)
+	tiler, err := e.tilerFor()
+	if err != nil {
+		return nil, err
+	}
 	var st *model.Stats
 	if j.thumb != (image.Point{}) {
-		ss, err := e.tiler.NewStatsSession(so)
+		ss, err := tiler.NewStatsSession(so)
 		if err != nil {
 			return nil, err
 		}
@@ -161,18 +185,20 @@ func (e *Engine) runTiles(ctx context.Context, img *image.NRGBA, j *tileJob, don
 		if next.Load() >= n {
 			return nil
 		}
-		s, err := e.tiler.NewTileSession(so)
+		s, err := tiler.NewTileSession(so)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
+		var buf *image.NRGBA
 		for {
 			i := next.Add(1) - 1
 			if i >= n {
 				return nil
 			}
 			r := j.grid.Tiles[i]
-			out, err := s.Run(gctx, crop(img, r), st)
+			buf = crop(buf, img, r)
+			out, err := s.Run(gctx, buf, st)
 			if err != nil {
 				return fmt.Errorf("tile %d of %d (%v): %w", i+1, n, r, err)
 			}
@@ -180,6 +206,7 @@ func (e *Engine) runTiles(ctx context.Context, img *image.NRGBA, j *tileJob, don
 				return err
 			}
 			done.Add(1)
+			testhook.At(testhook.TileBlended)
 		}
 	}
 	g.Go(func() error {
@@ -193,4 +220,31 @@ func (e *Engine) runTiles(ctx context.Context, img *image.NRGBA, j *tileJob, don
 		return nil, err
 	}
 	return b.Image()
+}
+
+// PlanTiles says, from its header alone, whether the photo at path would
+// run as tiles and how (ok false: whole), or why it would fail (the
+// budget cannot hold it whole and tiles cannot help). --dry-run asks it;
+// the decoded photo is sized the same way, within a pixel of rounding
+// for JPEGs decoded already shrunk.
+func (e *Engine) PlanTiles(path string) (info TileInfo, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return TileInfo{}, false, nil // the run reports it
+	}
+	defer f.Close()
+	h, err := imageio.Probe(f)
+	if err != nil {
+		return TileInfo{}, false, nil
+	}
+	w, ht := h.OrientedSize()
+	g, err := e.spec.Fit(w, ht, e.opts.MaxSide)
+	if err != nil {
+		return TileInfo{}, false, nil
+	}
+	j, err := e.planTiles(g, w, ht)
+	if err != nil || j == nil {
+		return TileInfo{}, false, err
+	}
+	return j.info, true, nil
 }

@@ -122,18 +122,20 @@ func (t TileInfo) String() string {
 
 // tileJob is a decoded image that runs as tiles.
 type tileJob struct {
-	grid    tiling.Grid
-	thumb   image.Point // the statistics thumbnail's size; zero when the model needs none
-	tileEst int64       // one tile inference's estimate (budget)
-	hold    int64       // the image's own memory while its tiles run: decoded + blender
-	workers int         // tile sessions at once
-	info    TileInfo
+	grid     tiling.Grid
+	thumb    image.Point // the statistics thumbnail's size; zero when the model needs none
+	tileEst  int64       // one tile inference's estimate (budget)
+	statsEst int64       // the thumbnail statistics run's estimate, before the tiles
+	hold     int64       // the image's own memory while its tiles run: decoded + blender
+	workers  int         // tile sessions at once
+	info     TileInfo
 }
 
 // admit is what the image's infer worker takes from the budget: its own
-// memory and one tile worker's, so that its tiles never wait for memory the
-// image itself holds (see inferTiled).
-func (j *tileJob) admit() int64 { return j.hold + j.tileEst }
+// memory and one tile worker's (or the statistics run's, which comes
+// first, if larger), so that its tiles never wait for memory the image
+// itself holds (see inferTiled).
+func (j *tileJob) admit() int64 { return j.hold + max(j.tileEst, j.statsEst) }
 
 // tileHold is the memory a w x h image holds while it runs as tiles: the
 // decoded model-sized input and the blender (the output image included).
@@ -161,6 +163,11 @@ func (e *Engine) planTiles(g model.Geometry, w, h int) (*tileJob, error) {
 	if mode == TileOff || !e.spec.Dynamic() {
 		return nil, e.checkWhole(g, w, h)
 	}
+	if !e.tileable && e.tileRefusal == nil {
+		// An engine without inference workers (it only decodes and
+		// encodes) has no tiler: nothing it decodes is inferred.
+		return nil, e.checkWhole(g, w, h)
+	}
 	var why string
 	side := 0
 	if mode == TileFixed {
@@ -173,7 +180,7 @@ func (e *Engine) planTiles(g model.Geometry, w, h int) (*tileJob, error) {
 		if wholeErr == nil {
 			return nil, nil
 		}
-		if e.tileRefusal != nil {
+		if !e.tileable {
 			return nil, fmt.Errorf("%w; tiles cannot help: %w", wholeErr, e.tileRefusal)
 		}
 		why = "--tile auto: " + wholeErr.Error()
@@ -188,7 +195,7 @@ func (e *Engine) planTiles(g model.Geometry, w, h int) (*tileJob, error) {
 		}
 		return j, nil
 	}
-	if e.tiler == nil {
+	if !e.tileable {
 		return nil, fmt.Errorf("cannot tile: %w", e.tileRefusal)
 	}
 	return e.tilesFor(g, side, why)
@@ -256,48 +263,64 @@ func (e *Engine) tilesFor(g model.Geometry, side int, why string) (*tileJob, err
 	}
 	j := &tileJob{grid: gr, tileEst: est(side), workers: 1}
 	j.hold = tileHold(gr, blenderBytes(gr))
+	if e.tileStats {
+		j.thumb = e.thumbSize(g, func(px int64) bool {
+			return e.budget == nil || j.hold+e.budget.Cost.Bytes(px) <= limit
+		})
+		if e.budget != nil {
+			j.statsEst = e.budget.Cost.Bytes(int64(j.thumb.X) * int64(j.thumb.Y))
+		}
+	}
 	if e.budget != nil {
 		if need := j.admit(); need > e.budget.Limit {
 			return nil, fmt.Errorf("%d px tiles need about %s each beside the image's own %s, budget %s: use a smaller --tile or raise --mem-budget",
-				side, aboutBytes(j.tileEst), aboutBytes(j.hold), aboutBytes(e.budget.Limit))
+				side, aboutBytes(max(j.tileEst, j.statsEst)), aboutBytes(j.hold), aboutBytes(e.budget.Limit))
 		}
 		// Further tile workers, each admitted on its own, as the budget
 		// left beside the image holds them.
 		j.workers = int(max(1, (e.budget.Limit-j.hold)/max(1, j.tileEst)))
 	}
-	j.workers = min(j.workers, len(gr.Tiles), max(1, e.opts.Workers))
+	if e.budget == nil {
+		j.workers = e.opts.Workers
+	}
+	j.workers = max(1, min(j.workers, len(gr.Tiles), e.opts.Workers))
 	j.info = TileInfo{Tile: side, Overlap: overlap, Tiles: len(gr.Tiles), Width: g.ModelW, Height: g.ModelH,
 		Mode: "exact", Workers: j.workers, Why: why}
-	if e.tiler.NeedsStats() {
-		j.thumb = e.thumbSize(g, side)
+	if j.thumb != (image.Point{}) {
 		j.info.Mode = "thumbnail statistics"
 		j.info.Thumbnail = fmt.Sprintf("%dx%d", j.thumb.X, j.thumb.Y)
 	}
 	return j, nil
 }
 
-// thumbSize is the statistics thumbnail of an image fed at g, tiled with
-// side px tiles: the whole image at most at --max-size's default (the
-// statistics a default conversion of the photo normalises with) and with
-// no more pixels than one tile, so that the statistics run fits the
-// budget the image's first tile worker holds.
-func (e *Engine) thumbSize(g model.Geometry, side int) image.Point {
+// thumbSize is the statistics thumbnail of an image fed at g: the whole
+// image, at most at --max-size's default (so a full-resolution result is
+// normalised with the statistics a default conversion of the photo uses),
+// smaller when the budget left beside the image's own memory cannot hold
+// the statistics run at that size (fits says whether it can at px pixels).
+func (e *Engine) thumbSize(g model.Geometry, fits func(px int64) bool) image.Point {
+	m := max(1, e.spec.Multiple)
 	long := min(max(g.ModelW, g.ModelH), DefaultMaxSide)
 	for {
 		tg, err := e.spec.Fit(g.ModelW, g.ModelH, long)
 		if err != nil {
 			return image.Pt(g.ModelW, g.ModelH)
 		}
-		if int64(tg.ModelW)*int64(tg.ModelH) <= int64(side)*int64(side) || long <= e.spec.Multiple {
+		if fits(int64(tg.ModelW)*int64(tg.ModelH)) || long <= m {
 			return image.Pt(tg.ModelW, tg.ModelH)
 		}
-		long -= max(1, e.spec.Multiple)
+		long -= m
 	}
 }
 
-// crop copies r out of img as a tile of its own.
-func crop(img *image.NRGBA, r image.Rectangle) *image.NRGBA {
-	t := image.NewNRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+// crop copies r out of img as a tile of its own, into buf when it has
+// r's size (a tile worker reuses one buffer: every tile but those of an
+// image side smaller than the tile has the same size).
+func crop(buf, img *image.NRGBA, r image.Rectangle) *image.NRGBA {
+	t := buf
+	if t == nil || t.Rect.Dx() != r.Dx() || t.Rect.Dy() != r.Dy() {
+		t = image.NewNRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+	}
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		o := img.PixOffset(r.Min.X, y)
 		copy(t.Pix[(y-r.Min.Y)*t.Stride:(y-r.Min.Y+1)*t.Stride], img.Pix[o:o+4*r.Dx()])

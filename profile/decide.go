@@ -106,6 +106,7 @@ type Level struct {
 	// the inference workers, or fewer when the memory budget holds some
 	// back (0: not known).
 	Admissible int      `json:"admissible_workers,omitempty"`
+	Tiled      int      `json:"tiled_images,omitempty"` // measured inferences that ran as tiles
 	Samples    []Sample `json:"-"`
 }
 

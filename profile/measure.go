@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -100,6 +101,9 @@ type LevelResult struct {
 	// Admissible is how many inferences the engine can run at once (its
 	// sessions): the inference workers, or fewer under the budget.
 	Admissible int `json:"admissible_workers"`
+	// Tiled counts the inferences of the measured run that ran as tiles
+	// (--tile), as convert runs them.
+	Tiled int `json:"tiled_images,omitempty"`
 }
 
 // MeasureLevel is the child's side of one level: it opens convert's Engine
@@ -149,6 +153,7 @@ func MeasureLevel(ctx context.Context, cfg LevelConfig, modelData []byte, emit f
 		Stages: map[pipeline.Stage]StageResult{}, Admissible: eng.MaxSessions(),
 	}
 	pcfg := pipeline.Config{Decoders: cfg.Jobs.Decode, Inferers: cfg.Jobs.Infer, Encoders: cfg.Jobs.Encode}
+	var tiled atomic.Int64
 	// convert's stages, encoding into io.Discard: the file write and fsync
 	// are left out of the measurement. The run is open-ended (Total 0), so
 	// no photo takes the last photo's wide session.
@@ -157,6 +162,7 @@ func MeasureLevel(ctx context.Context, cfg LevelConfig, modelData []byte, emit f
 			return path, convert.OutputFormatFor(path, cfg.Format)
 		},
 		Store: func(_ string, encode func(io.Writer) error) error { return encode(io.Discard) },
+		Tiled: func(string, convert.TileInfo) { tiled.Add(1) },
 	})
 
 	// Warm-up: sessions are open; one image per inference worker lets ONNX
@@ -174,6 +180,7 @@ func MeasureLevel(ctx context.Context, cfg LevelConfig, modelData []byte, emit f
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
 	res.WarmupSeconds = time.Since(start).Seconds()
+	tiled.Store(0)
 	emit(Event{Type: "warm", Elapsed: res.WarmupSeconds})
 	faults0 := majorFaults()
 
@@ -244,6 +251,7 @@ func MeasureLevel(ctx context.Context, cfg LevelConfig, modelData []byte, emit f
 		res.Stages[s] = sr
 	}
 	res.Bottleneck = stats.Bottleneck()
+	res.Tiled = int(tiled.Load())
 	return res, nil
 }
 

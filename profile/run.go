@@ -435,7 +435,7 @@ func (l *Level) fill(r *LevelResult) {
 	l.Images, l.Failed = r.Images, r.Failed
 	l.LatencyP50, l.LatencyP95, l.LatencyMax = r.LatencyP50, r.LatencyP95, r.LatencyMax
 	l.WarmupSeconds, l.Bottleneck, l.Stages = r.WarmupSeconds, r.Bottleneck, r.Stages
-	l.Budget, l.Admissible = r.Budget, r.Admissible
+	l.Budget, l.Admissible, l.Tiled = r.Budget, r.Admissible, r.Tiled
 	if l.Error == "" && r.FirstError != "" {
 		l.Error = r.FirstError
 	}

@@ -33,6 +33,8 @@ const (
 	JournalLockWait = "journal-lock-wait"
 	// CleanedUp: start-up removal of stale temporary files is done.
 	CleanedUp = "cleaned-up"
+	// TileBlended: a tiled image's first tile is blended into its output.
+	TileBlended = "tile-blended"
 	// Exiting: the command has finished and printed its summary; the
 	// process is about to exit with its status.
 	Exiting = "exiting"

@@ -104,15 +104,7 @@ func TestPassesSameRanges(t *testing.T) {
 		photos = append(photos, decoded{path, d})
 	}
 	ranges := func(budget *convert.Budget) (map[string]quantize.Range, *Result, error) {
-		info, err := onnxgraph.Read(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := info.Model()
-		plan, err := quantize.NewPlan(m)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, plan := planOf(t, data)
 		o := Options{Method: calibrate.Percentile, Cores: 2, MaxSide: 64, budget: budget}
 		res := &Result{}
 		r, err := o.calibrate(context.Background(), spec, m, plan, photos, res)
@@ -136,4 +128,20 @@ func TestPassesSameRanges(t *testing.T) {
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "use --max-size") {
 		t.Errorf("1 MiB: %v, want a SetupError naming --max-size", err)
 	}
+}
+
+// planOf reads a model and plans its quantisation. Callers take a fresh
+// pair for each run rather than share one model between runs.
+func planOf(t testing.TB, data []byte) (*onnxgraph.Model, *quantize.Plan) {
+	t.Helper()
+	info, err := onnxgraph.Read(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := info.Model()
+	plan, err := quantize.NewPlan(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, plan
 }

@@ -106,16 +106,7 @@ func TestQualityLeaveOut(t *testing.T) {
 				t.Fatal(err)
 			}
 			fresh := func() (*onnxgraph.Model, *quantize.Plan) {
-				info, err := onnxgraph.Read(data)
-				if err != nil {
-					t.Fatal(err)
-				}
-				m := info.Model()
-				plan, err := quantize.NewPlan(m)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return m, plan
+				return planOf(t, data)
 			}
 			fp32, err := convert.NewEngine(spec, data, convert.EngineOptions{MaxSide: maxSide, Workers: 1,
 				Session: model.DefaultSessionOptions(1, 2), MemBudget: -1, Cores: 2})

@@ -254,17 +254,9 @@ func runProfile(c *cli.Context) error {
 		}
 	}
 	if b := res.Baseline; b != nil && len(b.Regressed) > 0 {
-		return cli.Exit(fmt.Sprintf("profile: regressed against %s at -j %s", b.File, joinInts(b.Regressed)), exitFailed)
+		return cli.Exit(fmt.Sprintf("profile: regressed against %s at -j %s", b.File, b.RegressedLevels()), exitFailed)
 	}
 	return nil
-}
-
-func joinInts(ns []int) string {
-	s := make([]string, len(ns))
-	for i, n := range ns {
-		s[i] = strconv.Itoa(n)
-	}
-	return strings.Join(s, ", ")
 }
 
 // recommendedCommand is the convert command line that reproduces what was

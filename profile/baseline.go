@@ -255,6 +255,10 @@ func WriteBaseline(w io.Writer, b *Baseline) error {
 	return err
 }
 
+// RegressedLevels lists the levels that failed the gate, as "-j" values
+// for a message: "4, 8".
+func (b *Baseline) RegressedLevels() string { return joinInts(b.Regressed) }
+
 func joinInts(ns []int) string {
 	s := make([]string, len(ns))
 	for i, n := range ns {

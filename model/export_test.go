@@ -5,6 +5,8 @@ import (
 	"image"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"animegan/onnxgraph"
 )
 
 // The external tests (package model_test) load ONNX Runtime through
@@ -24,7 +26,7 @@ func InspectViaRuntime(name string, data []byte, ov Overrides) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := decodeModel(data)
+	m, err := onnxgraph.ReadGraph(data)
 	if err != nil {
 		return nil, &InvalidModelError{name, err.Error()}
 	}

@@ -20,21 +20,9 @@ type graphIO struct {
 	Shaped []bool
 }
 
-// decodeModel reads a model file, refusing a protobuf without a graph.
-func decodeModel(data []byte) (*onnxgraph.Info, error) {
-	m, err := onnxgraph.Read(data)
-	if err != nil {
-		return nil, err
-	}
-	if !m.HasGraph {
-		return nil, onnxgraph.ErrNoGraph
-	}
-	return m, nil
-}
-
 // readGraphIO reads the main graph's inputs and outputs.
 func readGraphIO(data []byte) (graphIO, error) {
-	m, err := decodeModel(data)
+	m, err := onnxgraph.ReadGraph(data)
 	if err != nil {
 		return graphIO{}, err
 	}

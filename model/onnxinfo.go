@@ -33,7 +33,7 @@ type fileFacts struct {
 type Opset = onnxgraph.Opset
 
 func readFileFacts(data []byte) (fileFacts, error) {
-	m, err := decodeModel(data)
+	m, err := onnxgraph.ReadGraph(data)
 	if err != nil {
 		return fileFacts{}, err
 	}

@@ -52,7 +52,7 @@ type constTensor struct {
 // sizes are computed from. A Resize reached through anything else is left
 // out: the guard then says nothing rather than guess.
 func resizeMaxPixels(data []byte, input string) int64 {
-	m, err := decodeModel(data)
+	m, err := onnxgraph.ReadGraph(data)
 	if err != nil {
 		return 0
 	}

@@ -163,7 +163,7 @@ func (e *InvalidModelError) Is(target error) bool { return target == ErrInvalidM
 // operator, mismatched types) passes here and fails in NewSession, or in
 // Verify for a command that makes no session of its own.
 func Inspect(name string, data []byte, ov Overrides) (*Spec, error) {
-	m, err := decodeModel(data)
+	m, err := onnxgraph.ReadGraph(data)
 	if err != nil {
 		return nil, &InvalidModelError{name, "cannot read it as an ONNX model (truncated, or not ONNX?): " + err.Error()}
 	}

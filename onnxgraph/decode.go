@@ -101,6 +101,19 @@ func Inspect(model []byte) (*Info, error) { return decoder{}.model(model) }
 // reader for start-up, which needs the graph, not the weights.
 func Read(model []byte) (*Info, error) { return decoder{lazy: true}.model(model) }
 
+// ReadGraph is Read for a caller that needs a model: a protobuf that parses
+// but holds no graph is ErrNoGraph.
+func ReadGraph(model []byte) (*Info, error) {
+	info, err := Read(model)
+	if err != nil {
+		return nil, err
+	}
+	if !info.HasGraph {
+		return nil, ErrNoGraph
+	}
+	return info, nil
+}
+
 // decoder reads a ModelProto; lazy leaves raw tensor data undecoded.
 type decoder struct{ lazy bool }
 

@@ -36,7 +36,7 @@ func reduceMean(g *onnxgraph.Graph, opset int64, x string, axes []int64) string 
 // the node does (two passes, like ONNX Runtime's kernel); a layer norm
 // pattern already computes them, and only gains outputs.
 func (a *analysis) writeStats(data []byte) ([]byte, error) {
-	info, err := read(data)
+	info, err := onnxgraph.ReadGraph(data)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func capture(g *onnxgraph.Graph, fn func()) []*onnxgraph.Node {
 // (x-mean)/sqrt(var+eps)·scale+bias, a layer norm's two ReduceMeans are
 // replaced by the inputs, and what only fed them is dropped.
 func (a *analysis) writeTile(data []byte) ([]byte, error) {
-	info, err := read(data)
+	info, err := onnxgraph.ReadGraph(data)
 	if err != nil {
 		return nil, err
 	}

@@ -106,7 +106,7 @@ type Plan struct {
 // graph with one image input; a model that cannot be tiled is a Plan in
 // Refused mode.
 func Analyze(data []byte) (*Plan, error) {
-	info, err := read(data)
+	info, err := onnxgraph.ReadGraph(data)
 	if err != nil {
 		return nil, err
 	}
@@ -128,17 +128,6 @@ func Analyze(data []byte) (*Plan, error) {
 func Summarize(info *onnxgraph.Info) (*Plan, error) {
 	_, p, err := analyze(info)
 	return p, err
-}
-
-func read(data []byte) (*onnxgraph.Info, error) {
-	info, err := onnxgraph.Read(data)
-	if err != nil {
-		return nil, err
-	}
-	if !info.HasGraph {
-		return nil, onnxgraph.ErrNoGraph
-	}
-	return info, nil
 }
 
 func analyze(info *onnxgraph.Info) (*analysis, *Plan, error) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"os"
-	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -31,13 +30,17 @@ func (e *Engine) setupTiling() error {
 	}
 	tl := e.spec.Tiling
 	if tl == nil {
-		tiler, err := model.NewTiler(e.spec, e.data)
-		if err == nil {
+		// A spec Inspect did not fill in: rewrite the model now, and keep
+		// the tiler for the images (tilerFor) rather than rewrite it twice.
+		tiler, err := e.tilerFor()
+		var refused *model.TilingRefusedError
+		switch {
+		case err == nil:
 			tl = &model.Tiling{Mode: tiler.Mode(), Overlap: tiler.Overlap()}
-		} else if !errors.Is(err, model.ErrTilingRefused) {
+		case errors.As(err, &refused):
+			tl = &model.Tiling{Mode: model.TileRefused, Reason: refused.Reason}
+		default:
 			return err
-		} else {
-			tl = &model.Tiling{Mode: model.TileRefused, Reason: strings.TrimPrefix(err.Error(), "model "+e.spec.Name+" cannot run in tiles: ")}
 		}
 	}
 	if tl.Mode == model.TileRefused {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"animegan/convert"
 	"animegan/internal/ortest"
 	"animegan/optimize"
 	"animegan/synth"
@@ -87,5 +90,117 @@ func TestTilesInt8(t *testing.T) {
 				t.Fatalf("PSNR %.1f dB from the untiled int8 result, want at least %.0f", p, tc.minPSNR)
 			}
 		})
+	}
+}
+
+// journalRecords reads an output folder's journal by output name (the last
+// record of each wins, as a re-run reads it).
+func journalRecords(t *testing.T, out string) map[string]convert.Record {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(out, convert.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make(map[string]convert.Record)
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r convert.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("journal line %q: %v", line, err)
+		}
+		recs[r.Output] = r
+	}
+	return recs
+}
+
+// TestTileResumeAcrossSettings: the journal records how each output was
+// made (whole, or as tiles with which --tile settings and tiles), and a
+// re-run compares that with its own --tile flags. Under --tile auto, a
+// photo the first run's budget could not hold whole was made as tiles: a
+// re-run with a larger budget keeps it and says how it was made; --tile
+// off remakes that one alone (the photo made whole stays done); an output
+// made whole is never remade for --tile N (tiles would only approximate
+// it); another --tile-overlap remakes an output made as tiles.
+func TestTileResumeAcrossSettings(t *testing.T) {
+	ortest.Init(t)
+	in := filepath.Join(t.TempDir(), "in")
+	big, small := filepath.Join(in, "big.png"), filepath.Join(in, "small.png")
+	scenePNG(t, big, 12, 1200, 800)
+	scenePNG(t, small, 13, 200, 150)
+	out := filepath.Join(t.TempDir(), "out")
+	type planEntry struct {
+		Input, Action, Reason string
+		Tiled                 *struct{ Tile, Tiles int }
+	}
+	run := func(args ...string) (tileSummary, map[string]planEntry, string) {
+		t.Helper()
+		r := animegan(t, nil, append([]string{"convert", in, "-o", out, "--max-size", "0", "--json"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+		}
+		plan := make(map[string]planEntry)
+		for _, e := range parseJSON[struct{ Plan []planEntry }](t, r.stdout).Plan {
+			plan[filepath.Base(e.Input)] = e
+		}
+		return parseJSON[tileSummary](t, r.stdout), plan, r.stderr
+	}
+	check := func(step string, sum tileSummary, converted, skipped int, stderr string) {
+		t.Helper()
+		if sum.Converted != converted || sum.Skipped != skipped || sum.Failed != 0 {
+			t.Fatalf("%s: %+v; want converted %d, skipped %d\n%s", step, sum.jsonSummary, converted, skipped, stderr)
+		}
+	}
+
+	// 256 MiB cannot hold the whole 1200x800 inference (about 0.5 GB): auto tiles it.
+	sum, _, stderr := run("--mem-budget", "256MiB")
+	check("auto, 256 MiB", sum, 2, 0, stderr)
+	if len(sum.Tiled) != 1 || sum.Tiled[0].Input != big {
+		t.Fatalf("tiled %+v: want the big photo alone as tiles", sum.Tiled)
+	}
+	recs := journalRecords(t, out)
+	if r := recs["big.png"]; r.Tiling != "tile=auto|overlap=model" || r.Tiled == nil || r.Tiled.Tiles != sum.Tiled[0].Tiles || r.Tiled.Input != big {
+		t.Fatalf("journal record of the tiled photo %+v: want its tiling and tiles", r)
+	}
+	if r := recs["small.png"]; r.Tiling != convert.TilingWhole || r.Tiled != nil {
+		t.Fatalf("journal record of the photo made whole %+v", r)
+	}
+
+	// A budget that holds it whole: the output made as tiles is still
+	// --tile auto's, and the plan says how it was made.
+	_, plan, stderr := run("--mem-budget", "4GiB", "--dry-run")
+	if e := plan["big.png"]; e.Action != "skip" || e.Tiled == nil || e.Tiled.Tiles != sum.Tiled[0].Tiles || !strings.Contains(e.Reason, "made as ") {
+		t.Fatalf("dry run, auto, 4 GiB: big photo %+v: want skipped, saying it was made as tiles\n%s", e, stderr)
+	}
+	sum, _, stderr = run("--mem-budget", "4GiB")
+	check("auto, 4 GiB", sum, 0, 2, stderr)
+
+	// --tile off remakes the output made as tiles, and only that one.
+	_, plan, stderr = run("--tile", "off", "--dry-run")
+	if e := plan["big.png"]; e.Action != "convert" || !regexp.MustCompile(`^made as \d+ tiles of \d+ px \(overlap \d+\) with --tile auto, not with --tile off$`).MatchString(e.Reason) {
+		t.Fatalf("dry run, --tile off: big photo %+v: want converted, naming the tiles\n%s", e, stderr)
+	}
+	if e := plan["small.png"]; e.Action != "skip" {
+		t.Fatalf("dry run, --tile off: small photo %+v: want skipped (made whole)\n%s", e, stderr)
+	}
+	sum, _, stderr = run("--tile", "off")
+	check("--tile off", sum, 1, 1, stderr)
+	if r := journalRecords(t, out)["big.png"]; r.Tiling != convert.TilingWhole || r.Tiled != nil {
+		t.Fatalf("journal record of the photo remade whole %+v", r)
+	}
+
+	// Outputs made whole stay done under --tile N, and say why.
+	_, plan, stderr = run("--tile", "256", "--dry-run")
+	if e := plan["big.png"]; e.Action != "skip" || !strings.Contains(e.Reason, "made whole") {
+		t.Fatalf("dry run, --tile 256: big photo %+v: want skipped as made whole\n%s", e, stderr)
+	}
+
+	// Made as tiles with --tile 256: another overlap remakes it.
+	sum, _, stderr = run("--tile", "256", "--overwrite")
+	check("--tile 256 --overwrite", sum, 2, 0, stderr)
+	sum, _, stderr = run("--tile", "256")
+	check("--tile 256 again", sum, 0, 2, stderr)
+	sum, _, stderr = run("--tile", "256", "--tile-overlap", "16")
+	check("--tile 256 --tile-overlap 16", sum, 1, 1, stderr)
+	if r := journalRecords(t, out)["big.png"]; r.Tiling != "tile=256|overlap=16" || r.Tiled == nil || r.Tiled.Overlap != 16 {
+		t.Fatalf("journal record %+v: want --tile 256 --tile-overlap 16's tiles", r)
 	}
 }

@@ -30,7 +30,8 @@ type PlanEntry struct {
 	// Renamed says why Output is not the input's plain mirror (a
 	// collision with another input's output).
 	Renamed string `json:"renamed,omitempty"`
-	// Tiled says how a photo to convert would run as tiles.
+	// Tiled says how a photo to convert would run as tiles, or how the
+	// up-to-date output of one skipped was made as tiles.
 	Tiled *TileInfo `json:"tiled,omitempty"`
 }
 
@@ -60,6 +61,7 @@ func dryRun(ctx context.Context, o *Options, spec *model.Spec, rt *model.Runtime
 	}
 	for _, t := range pl.upToDate {
 		add(t, ActionSkip, t.why)
+		plan[len(plan)-1].Tiled = t.tiled // how the output was made
 	}
 	for _, t := range pl.copies {
 		add(t, ActionCopy, t.why)

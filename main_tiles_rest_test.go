@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"animegan/convert"
@@ -202,5 +204,59 @@ func TestTileResumeAcrossSettings(t *testing.T) {
 	check("--tile 256 --tile-overlap 16", sum, 1, 1, stderr)
 	if r := journalRecords(t, out)["big.png"]; r.Tiling != "tile=256|overlap=16" || r.Tiled == nil || r.Tiled.Overlap != 16 {
 		t.Fatalf("journal record %+v: want --tile 256 --tile-overlap 16's tiles", r)
+	}
+}
+
+// TestTileDryRunRunsNoModel: a dry run under --tile auto, where the run
+// would calibrate the model's memory (two inferences of the AnimeGANv2
+// architecture, a few hundred MB), runs no model: the child's peak RSS
+// stays that of a process that read the model (50-100 MB here; 255 MB
+// when it calibrated), the plan still says which photo would run as
+// tiles, and each such line and the --json plan say it is an estimate.
+func TestTileDryRunRunsNoModel(t *testing.T) {
+	ortest.Init(t)
+	dir := t.TempDir()
+	mdl := v2Model(t, dir)
+	in := filepath.Join(dir, "in")
+	big, small := filepath.Join(in, "big.png"), filepath.Join(in, "small.png")
+	pngFile(t, big, 3000, 2000)
+	pngFile(t, small, 200, 150)
+	out := filepath.Join(dir, "out")
+	args := []string{"convert", in, "-o", out, "-m", mdl, "--max-size", "0", "--mem-budget", "1GiB", "--dry-run", "-v"}
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(cleanEnv(), "ONNXRUNTIME_LIB="+ortest.LibraryPath(), "XDG_CACHE_HOME="+t.TempDir())
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	const limit = 150 << 20
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+	t.Logf("dry run peak RSS %.0f MB", float64(peak)/1e6)
+	if peak > limit {
+		t.Errorf("dry run peak RSS %.0f MB, want under %d MB: it ran the model\n%s", float64(peak)/1e6, limit>>20, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "dry run: memory per inference assumed at") {
+		t.Errorf("--verbose does not say the memory is assumed:\n%s", stderr.String())
+	}
+	if !regexp.MustCompile(`(?m)^convert ` + regexp.QuoteMeta(big) + ` → .*as \d+ tiles of .*\(estimated: a dry run does not calibrate`).MatchString(stdout.String()) {
+		t.Errorf("the big photo's plan line does not give estimated tiles:\n%s", stdout.String())
+	}
+	if !regexp.MustCompile(`(?m)^convert ` + regexp.QuoteMeta(small) + ` → .*\(no earlier output\)$`).MatchString(stdout.String()) {
+		t.Errorf("the small photo should run whole:\n%s", stdout.String())
+	}
+	r := animegan(t, nil, append(args[:len(args)-1], "--json")...)
+	plan := parseJSON[struct {
+		Plan []struct {
+			Input     string
+			Estimated bool
+			Tiled     *struct{ Tiles int }
+		}
+	}](t, r.stdout).Plan
+	if len(plan) != 2 || plan[0].Input != big || plan[0].Tiled == nil || !plan[0].Estimated || plan[1].Tiled != nil || plan[1].Estimated {
+		t.Errorf("--json plan %+v: want the big photo's tiles marked estimated, the small one whole", plan)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a dry run made the output folder")
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"animegan/convert"
 	"animegan/internal/ortest"
+	"animegan/modelgen"
 	"animegan/optimize"
 	"animegan/synth"
 )
@@ -258,5 +259,44 @@ func TestTileDryRunRunsNoModel(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a dry run made the output folder")
+	}
+}
+
+// TestProfileTileFlags: profile checks --tile and --tile-overlap against
+// the model as convert does, before any level runs: exit 2 naming the
+// reason, no level measured, nothing saved for convert -j auto (each
+// level would otherwise fail alike and the sweep end with exit 0 and
+// nothing measured).
+func TestProfileTileFlags(t *testing.T) {
+	ortest.Init(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	scenePNG(t, filepath.Join(in, "a.png"), 4, 320, 240)
+	fixed := writeModel(t, dir, modelgen.FixtureSpec{Kind: modelgen.SwapInvert, Height: 64, Width: 64})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"not a multiple", []string{"--tile", "100"}, "--tile 100: must be a multiple of the model's 8"},
+		{"a fixed-size model", []string{"--tile", "64", "-m", fixed}, "--tile 64: the model takes only 64x64 images, it cannot be tiled"},
+		{"a model that cannot be tiled", []string{"--tile", "256", "-m", gapModel(t, dir)}, "GlobalAveragePool"},
+		{"tile within the model's overlap", []string{"--tile", "64", "-m", v2Model(t, dir)}, "--tile 64: the model's tiles overlap by 48 px"},
+		{"overlap of half the tile", []string{"--tile", "64", "--tile-overlap", "32"}, "--tile-overlap 32: must be less than half the tile (64)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := t.TempDir()
+			args := append([]string{"profile", in, "--sweep", "1", "--max-size", "0", "--window", "100ms", "--max-windows", "3"}, tc.args...)
+			r := animegan(t, []string{"XDG_CACHE_HOME=" + cache}, args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, want 2 and %q\nstdout %s\nstderr %s", r.code, tc.want, r.stdout, r.stderr)
+			}
+			if strings.Contains(r.stderr, "profiling ") || r.stdout != "" {
+				t.Errorf("the sweep started:\nstdout %s\nstderr %s", r.stdout, r.stderr)
+			}
+			if saved, _ := filepath.Glob(filepath.Join(cache, "animegan", "*")); len(saved) != 0 {
+				t.Errorf("saved %v for convert -j auto", saved)
+			}
+		})
 	}
 }

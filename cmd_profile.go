@@ -197,8 +197,14 @@ func runProfile(c *cli.Context) error {
 		return err
 	}
 	mdl := modelChoice{name: co.ModelName, data: co.ModelData, overrides: co.Overrides}
-	if _, err := mdl.verifiedSpec(); err != nil {
+	spec, err := mdl.verifiedSpec()
+	if err != nil {
 		return err
+	}
+	// --tile against the model, as convert checks it: otherwise every
+	// level would fail alike and the sweep end with nothing measured.
+	if err := convert.CheckTile(co.Tile, spec); err != nil {
+		return usageError{err}
 	}
 	var progress *profile.Progress
 	if !po.quiet {

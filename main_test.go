@@ -21,6 +21,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if f := os.Getenv(peakRSSEnv); f != "" {
+		os.Exit(runMeasured(f, os.Args[1:])) // a child's peak RSS (measurePeak)
+	}
 	if os.Getenv("ANIMEGAN_HARD_EXIT_DIR") != "" {
 		os.Exit(m.Run()) // re-run as TestHardExit's converter: no binary needed
 	}

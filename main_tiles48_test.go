@@ -7,8 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,19 +39,19 @@ func TestTiles48MP(t *testing.T) {
 			t.Fatal(err)
 		}
 	}()
-	runtime.GC() // the scene is the test's memory, not the child's
 
 	out := filepath.Join(dir, "out")
 	cmd := exec.Command(binary, "convert", src, "-o", out, "--max-size", "0", "--mem-budget", "2GiB", "--json", "-v")
 	cmd.Env = append(cleanEnv(), "ONNXRUNTIME_LIB="+ortest.LibraryPath(), "XDG_CACHE_HOME="+t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	peakOf := measurePeak(t, cmd) // the child's own peak: not the scene's memory
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	took := time.Since(start)
-	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+	peak := peakOf()
 
 	sum := parseJSON[tileSummary](t, stdout.String())
 	if sum.Converted != 1 || len(sum.Tiled) != 1 || sum.Tiled[0].Width != w || sum.Tiled[0].Height != h {

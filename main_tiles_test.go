@@ -407,7 +407,8 @@ func TestProfileTiles(t *testing.T) {
 // TestTileDryRun: --dry-run says which photos would run as tiles and
 // with what tile, from their headers, writing nothing: --tile N tiles the
 // photo larger than the tile; auto tiles the one the budget cannot hold
-// whole (calibrating as the run would) and leaves the small one whole.
+// whole (by an assumed memory cost: TestTileDryRunRunsNoModel) and
+// leaves the small one whole.
 func TestTileDryRun(t *testing.T) {
 	ortest.Init(t)
 	in := t.TempDir()

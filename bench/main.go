@@ -40,6 +40,7 @@ import (
 
 	"animegan/calibrate"
 	"animegan/convert"
+	"animegan/internal/sysmem"
 	"animegan/model"
 	"animegan/modelgen"
 	"animegan/synth"
@@ -86,7 +87,7 @@ func main() {
 	flag.StringVar(&c.method, "method", calibrate.DefaultMethod.String(), "optimize --method for the int8 model")
 	flag.BoolVar(&c.arenaExp, "sessions", false, "instead: compare session settings (arena, threads) at the first size")
 	var tileSize, variants string
-	flag.BoolVar(&c.tilesOn, "tiles", true, "after the table, the tiles section: tiled (thumbnail statistics) and naive tiles against the untiled image (needs ~8 GB of RAM at 2048x1536)")
+	flag.BoolVar(&c.tilesOn, "tiles", true, "after the table, the tiles section: tiled (thumbnail statistics) and naive tiles against the untiled image (needs ~11 GB of RAM at 2048x1536: refused at start where less may be used)")
 	flag.BoolVar(&c.onlyTile, "tiles-only", false, "measure the tiles section only")
 	flag.IntVar(&c.tiles.n, "tiles-n", 3, "tiles section: photos (the shared photos with the most pixels, else generated scenes); 0: only the 48 MP photo")
 	flag.StringVar(&tileSize, "tiles-size", "2048x1536", "tiles section: the photos' size (portraits turned), where the untiled inference must still fit")
@@ -102,6 +103,12 @@ func main() {
 	var err error
 	if c.tiles.variants, err = parseTileVariants(variants); err != nil {
 		fail(err)
+	}
+	if (c.tilesOn || c.onlyTile) && c.tiles.n > 0 {
+		warn := func(msg string) { fmt.Fprintln(os.Stderr, "bench: warning:", msg) }
+		if err := tilesMemory(sysmem.ReadLimit(), c.tiles.w, c.tiles.h, warn); err != nil {
+			fail(err)
+		}
 	}
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

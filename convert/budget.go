@@ -52,6 +52,11 @@ func assumedCost(spec *model.Spec) CostModel {
 	return CostModel{Base: 64<<20 + 3*spec.WeightBytes, PerPixel: 3.5 * 1024, Source: "assumed"}
 }
 
+// PlanCostSource is the CostModel.Source of a dry run's estimate, where a
+// real run would calibrate: the dry run runs no model, so its memory
+// figures and tiles are estimates the run may revise.
+const PlanCostSource = "assumed, not calibrated: a dry run runs no model"
+
 // needsCalibration says whether the budget may have to hold back or refuse
 // some inference: it may when the upper bound on the largest inference the
 // run can see, times the workers that could run it at once, does not fit.

@@ -30,8 +30,12 @@ type PlanEntry struct {
 	// Renamed says why Output is not the input's plain mirror (a
 	// collision with another input's output).
 	Renamed string `json:"renamed,omitempty"`
-	// Tiled says how a photo to convert would run as tiles.
+	// Tiled says how a photo to convert would run as tiles, or how the
+	// up-to-date output of one skipped was made as tiles.
 	Tiled *TileInfo `json:"tiled,omitempty"`
+	// Estimated says Tiled comes from an assumed memory cost, not the
+	// calibrated one the run will use (PlanCostSource).
+	Estimated bool `json:"estimated,omitempty"`
 }
 
 // dryRun plans like Run and writes nothing: no output folder, no journal,
@@ -60,6 +64,7 @@ func dryRun(ctx context.Context, o *Options, spec *model.Spec, rt *model.Runtime
 	}
 	for _, t := range pl.upToDate {
 		add(t, ActionSkip, t.why)
+		plan[len(plan)-1].Tiled = t.tiled // how the output was made
 	}
 	for _, t := range pl.copies {
 		add(t, ActionCopy, t.why)
@@ -71,15 +76,25 @@ func dryRun(ctx context.Context, o *Options, spec *model.Spec, rt *model.Runtime
 	if planner != nil {
 		defer planner.Close()
 	}
+	// Where the run would calibrate the model's memory, --tile auto's
+	// choices are estimates: say so once, and on every line they decide
+	// (--tile N's tiles are the user's, whatever the memory).
+	estimated := ""
+	if planner != nil && o.Tile.Mode == TileAuto && planner.Budget() != nil && planner.Budget().Cost.Source == PlanCostSource {
+		estimated = " (estimated: a dry run does not calibrate the model's memory; the run does, and may tile differently)"
+		r.Logf("dry run: memory per inference assumed at %s, budget %s; the run calibrates it (two small inferences) and decides which photos run as tiles by that",
+			planner.Budget().Cost, formatBytes(planner.Budget().Limit))
+	}
 	for _, t := range pl.leaders {
 		if info, tiled, err := planTiles(planner, t.Path); err != nil {
-			add(t, ActionFail, err.Error())
+			add(t, ActionFail, err.Error()+estimated)
 			j.fail(t.Path, err)
 			continue
 		} else if tiled {
 			info.Input = t.Path
-			add(t, ActionConvert, t.why+"; as "+info.String())
+			add(t, ActionConvert, t.why+"; as "+info.String()+estimated)
 			plan[len(plan)-1].Tiled = &info
+			plan[len(plan)-1].Estimated = estimated != ""
 		} else {
 			add(t, ActionConvert, t.why)
 		}
@@ -111,9 +126,10 @@ func dryRun(ctx context.Context, o *Options, spec *model.Spec, rt *model.Runtime
 
 // tilePlanner is an engine that makes no session, for saying which photos
 // would run as tiles: nil when none can (--tile off, a model of one fixed
-// size, nothing to convert). Under --tile auto it calibrates the budget's
-// cost when a real run would (two small inferences), so that it decides
-// as the run will.
+// size, nothing to convert). It runs no model: where a real run would
+// calibrate the budget's cost (two small inferences, seconds and up to
+// the budget's memory), it assumes the cost (PlanCostSource), and the
+// plan says its tiles are estimates.
 func tilePlanner(o *Options, spec *model.Spec, leaders []*task) (*Engine, error) {
 	if o.Tile.Mode == TileOff || !spec.Dynamic() || len(leaders) == 0 {
 		return nil, nil

@@ -101,9 +101,10 @@ type EngineOptions struct {
 	// as it would make itself when they have the settings it chose, and
 	// closes the rest.
 	Made []*model.Session `json:"-"`
-	// PlanOnly opens an engine that makes no session: it sets up the
-	// budget (calibrating when a real run would) and tiling, for a dry
-	// run's PlanTiles.
+	// PlanOnly opens an engine that makes no session and runs nothing: it
+	// sets up the budget and tiling, for a dry run's PlanTiles. Where a
+	// real run would calibrate the budget's cost, it assumes one
+	// (PlanCostSource).
 	PlanOnly bool `json:"-"`
 }
 
@@ -154,7 +155,15 @@ func NewEngine(spec *model.Spec, data []byte, o EngineOptions) (*Engine, error) 
 		// fits every worker at once: then nothing is ever held back or
 		// refused, whatever the model really takes.
 		cost := upperCost(spec)
-		if needsCalibration(cost, o.Workers, e.worstPixels(), limit) {
+		switch {
+		case !needsCalibration(cost, o.Workers, e.worstPixels(), limit):
+		case o.PlanOnly:
+			// A dry run runs no model: it plans with the assumed cost
+			// (the costliest model family known, so it errs towards
+			// tiles) and says so (dryRun).
+			cost = assumedCost(spec)
+			cost.Source = PlanCostSource
+		default:
 			var err error
 			if cost, err = calibrate(spec, data, e.worstPixels(), limit); err != nil {
 				return nil, err

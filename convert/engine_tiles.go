@@ -43,24 +43,56 @@ func (e *Engine) setupTiling() error {
 			return err
 		}
 	}
+	if err := checkTiling(t, e.spec, tl); err != nil {
+		return err
+	}
 	if tl.Mode == model.TileRefused {
-		err := &model.TilingRefusedError{Model: e.spec.Name, Reason: tl.Reason}
-		if t.Mode == TileFixed {
-			return fmt.Errorf("--tile %d: %w", t.Size, err)
-		}
-		e.tileRefusal = err
+		e.tileRefusal = &model.TilingRefusedError{Model: e.spec.Name, Reason: tl.Reason}
 		return nil
 	}
 	e.tileable, e.tileStats = true, tl.Mode == model.TileThumbnail
-	e.overlap = tl.Overlap
-	if t.OverlapSet {
-		e.overlap = t.Overlap
+	e.overlap = tileOverlap(t, tl)
+	return nil
+}
+
+// CheckTile refuses, before any work, --tile and --tile-overlap values a
+// run with the model would refuse at its start (a setup error): those
+// validateTile refuses, a --tile N for a model whose graph cannot be
+// tiled, or one no wider than twice the model's overlap. profile checks
+// its flags with it as convert's engine does. A spec Inspect did not
+// fill Tiling in for gets validateTile's checks alone (the engine makes
+// the rest when it rewrites the model).
+func CheckTile(t TileOptions, spec *model.Spec) error {
+	if err := validateTile(t, spec); err != nil {
+		return err
 	}
-	if t.Mode == TileFixed && 2*e.overlap >= t.Size {
+	if spec.Tiling == nil || t.Mode == TileOff || !spec.Dynamic() {
+		return nil
+	}
+	return checkTiling(t, spec, spec.Tiling)
+}
+
+// checkTiling is what of CheckTile depends on how the model tiles.
+func checkTiling(t TileOptions, spec *model.Spec, tl *model.Tiling) error {
+	if t.Mode != TileFixed {
+		return nil
+	}
+	if tl.Mode == model.TileRefused {
+		return fmt.Errorf("--tile %d: %w", t.Size, &model.TilingRefusedError{Model: spec.Name, Reason: tl.Reason})
+	}
+	if o := tileOverlap(t, tl); 2*o >= t.Size {
 		return fmt.Errorf("--tile %d: the model's tiles overlap by %d px (its receptive field); use a tile larger than %d, or a smaller --tile-overlap",
-			t.Size, e.overlap, 2*e.overlap)
+			t.Size, o, 2*o)
 	}
 	return nil
+}
+
+// tileOverlap is the overlap between tiles: --tile-overlap, or the model's.
+func tileOverlap(t TileOptions, tl *model.Tiling) int {
+	if t.OverlapSet {
+		return t.Overlap
+	}
+	return tl.Overlap
 }
 
 // tilerFor makes the model's tiler once, when the first image runs as

@@ -49,7 +49,7 @@ func Run(ctx context.Context, o Options, r Reporter) (*Summary, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	if err := validateTile(o.Tile, spec); err != nil {
+	if err := CheckTile(o.Tile, spec); err != nil {
 		return nil, &SetupError{err}
 	}
 	roots := o.Inputs

@@ -45,7 +45,16 @@ type Record struct {
 	// written keep resuming.
 	Fingerprint string `json:"settings"`
 	OutputSize  int64  `json:"output_size"`
+	// Tiling is how the output was made: TilingWhole, or the --tile
+	// settings of the run that made it as tiles (tileSettings); "" in
+	// journals written before outputs recorded it. Tiled says how.
+	Tiling string    `json:"tiling,omitempty"`
+	Tiled  *TileInfo `json:"tiled,omitempty"`
 }
+
+// TilingWhole is Record.Tiling for an output made by one inference of
+// the whole image.
+const TilingWhole = "whole"
 
 // Manifest is the journal of one output directory. Records are appended as
 // outputs land (an output without its record, after a kill, is simply made

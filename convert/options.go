@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -185,14 +186,39 @@ func fingerprint(o *Options, spec *model.Spec, format OutputFormat) string {
 	fmt.Fprintf(h, "|max=%d|keep=%t|fmt=%s|q=%d|range=%s|mult=%d|meta=%s",
 		o.MaxSide, o.KeepSize, format, quality, spec.Range, spec.Multiple, o.Metadata)
 	fmt.Fprintf(h, "|color=%s", o.Colour)
-	// Tiles change pixels (a little for models that tile exactly, more
-	// with thumbnail statistics). The default leaves the fingerprint as it
-	// was before tiling existed, so outputs made then still resume; which
-	// images auto tiles depends on the machine's budget, not recorded here.
-	if o.Tile != (TileOptions{}) {
-		fmt.Fprintf(h, "|tile=%s|overlap=%s", o.Tile, o.Tile.OverlapString())
-	}
+	// Tiles change pixels too (a little for models that tile exactly,
+	// more with thumbnail statistics), but not every output of a run with
+	// --tile flags is made as tiles, nor every output of --tile auto made
+	// whole: each record says how its output was made (Record.Tiling) and
+	// tilingCurrent compares that, not the fingerprint.
 	return hex.EncodeToString(h.Sum(nil))[:24]
+}
+
+// tileSettings is what a record made as tiles keeps of --tile and
+// --tile-overlap: a re-run with other values makes other tiles.
+func tileSettings(t TileOptions) string {
+	return fmt.Sprintf("tile=%s|overlap=%s", t, t.OverlapString())
+}
+
+// parseTileSettings reads tileSettings back.
+func parseTileSettings(s string) (TileOptions, error) {
+	tile, overlap, ok := strings.Cut(s, "|")
+	tile, ok1 := strings.CutPrefix(tile, "tile=")
+	overlap, ok2 := strings.CutPrefix(overlap, "overlap=")
+	if !ok || !ok1 || !ok2 {
+		return TileOptions{}, fmt.Errorf("tile settings %q: want tile=...|overlap=...", s)
+	}
+	t, err := ParseTile(tile)
+	if err != nil {
+		return TileOptions{}, err
+	}
+	if overlap != "model" {
+		if t.Overlap, err = strconv.Atoi(overlap); err != nil {
+			return TileOptions{}, fmt.Errorf("tile settings %q: %w", s, err)
+		}
+		t.OverlapSet = true
+	}
+	return t, nil
 }
 
 func modelHash(data []byte) string {

@@ -32,6 +32,9 @@ type task struct {
 	reported  bool      // the pipeline has given its result
 	warnings  []string  // problems that did not fail it, reported when it is done
 	tiled     *TileInfo // how it was tiled; nil when it ran whole
+	// tiling is Record.Tiling of an up-to-date output (and of its
+	// copies); "" for an output this run makes, whose tiled says.
+	tiling string
 }
 
 // plan is the work left after resume and de-duplication.
@@ -86,6 +89,7 @@ func (j *job) plan(ctx context.Context, targets []Target) plan {
 		p.todo++
 		if src, ok := done[key(t)]; ok {
 			t.source = j.outPath(&src.Target)
+			t.tiling, t.tiled = src.tiling, src.tiled
 			t.why = "identical to " + src.Path + ", whose output is up to date"
 			p.copies = append(p.copies, t)
 			continue
@@ -114,9 +118,11 @@ func (j *job) identify(t *task) error {
 	t.size, t.modTime = info.Size(), info.ModTime().UnixNano()
 	t.fingerprint = j.fingerprints[t.Format]
 	rec, ok := j.manifest.Lookup(t.OutRel)
-	if ok && !j.opts.Overwrite && rec.Fingerprint == t.fingerprint && rec.Input == t.Path &&
+	tilingOK := j.tilingCurrent(rec)
+	if ok && !j.opts.Overwrite && rec.Fingerprint == t.fingerprint && tilingOK && rec.Input == t.Path &&
 		rec.Size == t.size && rec.ModTime == t.modTime && j.outputIntact(t, rec) {
-		t.sha256, t.upToDate, t.why = rec.SHA256, true, "up to date"
+		t.sha256, t.upToDate, t.why = rec.SHA256, true, "up to date"+j.madeAs(rec)
+		t.tiling, t.tiled = rec.Tiling, rec.Tiled
 		return nil
 	}
 	if t.sha256, err = hashFile(t.Path); err != nil {
@@ -129,14 +135,73 @@ func (j *job) identify(t *task) error {
 		t.why = "--overwrite"
 	case rec.Fingerprint != t.fingerprint:
 		t.why = "made with another model or settings"
+	case !tilingOK:
+		t.why = "made " + j.describeTiling(rec) + ", not with " + describeTileOptions(j.opts.Tile)
 	case rec.SHA256 != t.sha256:
 		t.why = "input changed"
 	case !j.outputIntact(t, rec):
 		t.why = "output missing or altered"
 	default:
-		t.upToDate, t.why = true, "up to date (same content, touched or moved)"
+		t.upToDate, t.why = true, "up to date (same content, touched or moved)"+j.madeAs(rec)
+		t.tiling, t.tiled = rec.Tiling, rec.Tiled
 	}
 	return nil
+}
+
+// tilingCurrent says whether an output made as rec says fits this run's
+// --tile settings. One made whole always does: tiles only approximate the
+// whole inference, so remaking it as tiles would make it no better. One
+// made as tiles does when it was made with the same --tile and
+// --tile-overlap: under --tile auto, whatever tile the budget of the run
+// that made it chose (a tile size is the budget's, not the user's,
+// choice; a re-run with --tile off remakes exactly the outputs made as
+// tiles). A record from before outputs recorded their tiling was made
+// under --tile auto (the other settings changed the fingerprint then):
+// it fits that alone.
+func (j *job) tilingCurrent(rec Record) bool {
+	switch rec.Tiling {
+	case TilingWhole:
+		return true
+	case "":
+		return j.opts.Tile == TileOptions{}
+	}
+	return rec.Tiling == tileSettings(j.opts.Tile)
+}
+
+// madeAs is what a skip's reason adds about how the output was made.
+func (j *job) madeAs(rec Record) string {
+	switch {
+	case rec.Tiled != nil:
+		return "; made as " + rec.Tiled.String()
+	case rec.Tiling == TilingWhole && j.opts.Tile.Mode == TileFixed:
+		return "; made whole, which --tile's tiles would only approximate"
+	}
+	return ""
+}
+
+// describeTiling says how rec's output was made, for a reason to remake it.
+func (j *job) describeTiling(rec Record) string {
+	if rec.Tiling == "" {
+		return "under --tile auto, as tiles or whole (not recorded)"
+	}
+	s := "as tiles"
+	if rec.Tiled != nil {
+		s = fmt.Sprintf("as %d tiles of %d px (overlap %d)", rec.Tiled.Tiles, rec.Tiled.Tile, rec.Tiled.Overlap)
+	}
+	o, err := parseTileSettings(rec.Tiling)
+	if err != nil {
+		return s + " (" + rec.Tiling + ")"
+	}
+	return s + " with " + describeTileOptions(o)
+}
+
+// describeTileOptions is t as flags: "--tile auto --tile-overlap 16".
+func describeTileOptions(t TileOptions) string {
+	s := "--tile " + t.String()
+	if t.OverlapSet {
+		s += " --tile-overlap " + t.OverlapString()
+	}
+	return s
 }
 
 func (j *job) outputIntact(t *task, rec Record) bool {
@@ -163,9 +228,22 @@ func (j *job) record(t *task, path string) error {
 	if err != nil {
 		return fmt.Errorf("output vanished after writing: %w", err)
 	}
+	tiling, tiled := t.tiling, t.tiled
+	switch {
+	case tiling != "":
+	case tiled != nil:
+		tiling = tileSettings(j.opts.Tile)
+	default:
+		tiling = TilingWhole
+	}
+	if tiled != nil {
+		c := *tiled
+		c.Input, tiled = t.Path, &c
+	}
 	return j.manifest.Add(Record{
 		Output: t.OutRel, Input: t.Path, Size: t.size, ModTime: t.modTime,
 		SHA256: t.sha256, Fingerprint: t.fingerprint, OutputSize: info.Size(),
+		Tiling: tiling, Tiled: tiled,
 	})
 }
 
@@ -173,6 +251,7 @@ func (j *job) record(t *task, path string) error {
 func (j *job) copyToFollowers(leader *task, src string) []error {
 	errs := make([]error, len(leader.followers))
 	for i, f := range leader.followers {
+		f.tiled = leader.tiled
 		errs[i] = j.copyOutput(f, src)
 	}
 	return errs

@@ -174,7 +174,7 @@ func (j *job) madeAs(rec Record) string {
 	case rec.Tiled != nil:
 		return "; made as " + rec.Tiled.String()
 	case rec.Tiling == TilingWhole && j.opts.Tile.Mode == TileFixed:
-		return "; made whole, which --tile's tiles would only approximate"
+		return "; made whole"
 	}
 	return ""
 }

@@ -156,7 +156,7 @@ func shapesOfQuantized(g *onnxgraph.Graph) {
 // epsilon 0), which computes x*gamma+beta in one pass over x: the same
 // numbers (x/sqrt(1+0) is x). It applies only where the constants'
 // channel axis is x's axis 1, the one BatchNormalization scales, so x's
-// rank must be known (rankOf).
+// rank must be known (ranks).
 //
 // Why: this is how an exported GroupNorm ends (Reshape, InstanceNorm,
 // Reshape back, Mul, Add), once per convolution. With the convolutions
@@ -254,8 +254,11 @@ func affineAsBatchNorm(g *onnxgraph.Graph) {
 		}
 		gamma, beta := constant(gName), constant(bName)
 		k := channelDims(gName)
+		// One value for all channels ([1,1,1]) broadcasts in Mul, but
+		// BatchNormalization wants one per channel of x, whose number the
+		// graph need not say.
 		if gamma == nil || beta == nil || constant(x) != nil || k == 0 || channelDims(bName) != k ||
-			len(gamma) != len(beta) || ranks.of(x) != k+1 {
+			len(gamma) != len(beta) || len(gamma) < 2 || ranks.of(x) != k+1 {
 			continue
 		}
 		c := int64(len(gamma))

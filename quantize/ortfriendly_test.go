@@ -196,8 +196,9 @@ func affineGraph(t *testing.T, tc affineCase) *onnxgraph.Model {
 // TestAffineAsBatchNorm: a per-channel Mul then Add on constants becomes
 // one BatchNormalization exactly where its channel axis is axis 1 of a
 // tensor of known rank, and the outputs do not change (ONNX Runtime, both
-// graphs). Channels-last constants, unknown ranks, a Mul whose output is
-// used again and a scale that is not constant are left alone.
+// graphs). Channels-last constants, one value for all channels, unknown
+// ranks, a Mul whose output is used again and a scale that is not
+// constant are left alone.
 func TestAffineAsBatchNorm(t *testing.T) {
 	ortest.Init(t)
 	nchw := []int64{1, 3, 4, 5}
@@ -208,6 +209,7 @@ func TestAffineAsBatchNorm(t *testing.T) {
 		{name: "constants first", shape: nchw, constDims: []int64{3, 1, 1}, swap: true, want: true},
 		{name: "rank 3 [C,1]", shape: []int64{1, 3, 7}, constDims: []int64{3, 1}, want: true},
 		{name: "channels last [C]", shape: []int64{1, 4, 5, 3}, constDims: []int64{3}},
+		{name: "one value for all channels [1,1,1]", shape: nchw, constDims: []int64{1, 1, 1}},
 		{name: "[C,1,1] on rank 5", shape: []int64{1, 2, 3, 4, 5}, constDims: []int64{3, 1, 1}},
 		{name: "rank unknown", constDims: []int64{3, 1, 1}},
 		{name: "Mul output used twice", shape: nchw, constDims: []int64{3, 1, 1}, twice: true},

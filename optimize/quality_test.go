@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +64,8 @@ func convOutputs(p *quantize.Plan) map[string]bool {
 //	ANIMEGAN_QUALITY_MODELS=$(realpath ../shared/models/animeganv2-arch-trained-nchw.onnx) \
 //	ANIMEGAN_QUALITY_PHOTOS=$(realpath ../shared/photos) go test -run TestQualityLeaveOut -v -timeout 3h ./optimize
 //
+// (ANIMEGAN_QUALITY_VARIANTS=default measures the default method only.)
+//
 // (about 4 GB: run it in a memory cgroup on a shared machine.)
 func TestQualityLeaveOut(t *testing.T) {
 	models := os.Getenv("ANIMEGAN_QUALITY_MODELS")
@@ -93,7 +96,13 @@ func TestQualityLeaveOut(t *testing.T) {
 		}},
 		{name: "entropy", ranges: byMethod(calibrate.Entropy, 0)},
 	}
-	diag := os.Getenv("ANIMEGAN_QUALITY_DIAG") != ""
+	// ANIMEGAN_QUALITY_VARIANTS keeps only the variants whose name holds
+	// it (e.g. "default"): a shorter run when only one method is in
+	// question. The diagnosis needs the 99.99% variant.
+	if only := os.Getenv("ANIMEGAN_QUALITY_VARIANTS"); only != "" {
+		variants = slices.DeleteFunc(variants, func(v variant) bool { return !strings.Contains(v.name, only) })
+	}
+	diag := os.Getenv("ANIMEGAN_QUALITY_DIAG") != "" && slices.ContainsFunc(variants, func(v variant) bool { return v.name == "percentile-99.99" })
 	for _, path := range strings.Split(models, ",") {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			ctx := context.Background()

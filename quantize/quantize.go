@@ -323,6 +323,7 @@ func Quantize(m *onnxgraph.Model, p *Plan, ranges map[string]Range) error {
 	g.Nodes = out
 	padInInt8(g)
 	shapesOfQuantized(g)
+	affineAsBatchNorm(g)
 	// Weights now read only through their quantised form.
 	used := map[string]bool{}
 	for _, n := range g.Nodes {

@@ -54,8 +54,9 @@ func quantised(t *testing.T, layout modelgen.Layout) ([]byte, *quantize.Plan) {
 // weights with one scale per output channel, int32 bias with scale =
 // input scale x weight scale), and its output goes only to a
 // QuantizeLinear; the reflect Pads before them pad uint8 values; no
-// Shape reads a DequantizeLinear; no float Conv weight is left; ONNX
-// Runtime loads the result.
+// Shape reads a DequantizeLinear; each GroupNorm's affine is one
+// BatchNormalization; no float Conv weight is left; ONNX Runtime loads
+// the result.
 func TestQDQStructure(t *testing.T) {
 	ortest.Init(t)
 	for _, layout := range []modelgen.Layout{modelgen.NCHW, modelgen.NHWC} {
@@ -139,10 +140,17 @@ func TestQDQStructure(t *testing.T) {
 				t.Errorf("%d Conv, want 25", convs)
 			}
 			pads := 0
+			ops := map[string]int{}
 			for _, n := range g.Nodes {
+				ops[n.OpType]++
 				if n.OpType == "Pad" {
 					pads++
 				}
+			}
+			// Each GroupNorm's scale and shift is one BatchNormalization
+			// (affineAsBatchNorm), not a Mul and an Add.
+			if ops["BatchNormalization"] != 24 || ops["Mul"] != 0 {
+				t.Errorf("%d BatchNormalization and %d Mul, want AnimeGANv2's 24 GroupNorm affines as BatchNormalization", ops["BatchNormalization"], ops["Mul"])
 			}
 			if intPads != pads || pads == 0 {
 				t.Errorf("%d of %d Pads pad uint8 values before a Conv, want all", intPads, pads)

@@ -174,7 +174,7 @@ func feathered(t *testing.T, ts *model.TileSession, img *image.NRGBA, tile, ov i
 			tw, th := min(tile, w), min(tile, h)
 			part := image.NewNRGBA(image.Rect(0, 0, tw, th))
 			draw.Copy(part, image.Point{}, img, image.Rect(x0, y0, x0+tw, y0+th), draw.Src, nil)
-			res, err := ts.Run(context.Background(), part, st)
+			res, err := ts.Run(context.Background(), part, image.Rect(x0, y0, x0+tw, y0+th), img.Rect.Size(), st)
 			if err != nil {
 				t.Fatal(err)
 			}

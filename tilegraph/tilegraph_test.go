@@ -3,6 +3,7 @@ package tilegraph_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -173,12 +174,17 @@ func checkModels(t *testing.T, orig []byte, p *tilegraph.Plan) {
 				t.Errorf("stats outputs %v, want %v", extra, p.StatsOutputs)
 			}
 		} else {
+			want := slices.Clone(p.TileInputs)
+			for _, r := range p.Resamples {
+				want = append(want, r.Input)
+			}
 			for _, v := range g.Inputs[1:] {
 				extra = append(extra, v.Name)
 			}
-			if strings.Join(extra, ",") != strings.Join(p.TileInputs, ",") {
-				t.Errorf("tile inputs %v, want %v", extra, p.TileInputs)
+			if strings.Join(extra, ",") != strings.Join(want, ",") {
+				t.Errorf("tile inputs %v, want %v", extra, want)
 			}
+			extra = extra[:min(len(extra), len(p.TileInputs))]
 			for _, n := range g.Nodes {
 				if n.OpType == "InstanceNormalization" || n.OpType == "ReduceMean" && len(p.Norms) > 0 && strings.HasPrefix(p.Norms[0].Pattern, "layer") {
 					t.Errorf("tile model still computes statistics: %s node %s", n.OpType, n.Name)
@@ -223,6 +229,11 @@ func TestSharedExports(t *testing.T) {
 			}
 			if p.Mode != tilegraph.Thumbnail || len(p.Norms) != 24 || p.ReceptiveField != 48 {
 				t.Fatalf("%v, %d norms, receptive field %d: want thumbnail, 24, 48 (%s)", p.Mode, len(p.Norms), p.ReceptiveField, p.Reason)
+			}
+			// The two upsamplings (PyTorch's align_corners=True) at a
+			// quarter and a half of the image's resolution.
+			if len(p.Resamples) != 2 || p.Resamples[0].Axes[0].In != 4 || p.Resamples[0].Axes[0].Out != 2 || p.Resamples[1].Axes[0].In != 2 || p.Resamples[1].Axes[0].Out != 1 {
+				t.Errorf("resamples %+v, want two: 4 -> 2 and 2 -> 1 px per step", p.Resamples)
 			}
 			checkModels(t, data, p)
 		})

@@ -59,3 +59,13 @@ func runFloats(ctx context.Context, spec *Spec, sess *ort.DynamicAdvancedSession
 	t := outputs[0].(*ort.Tensor[float32])
 	return append([]float32(nil), t.GetData()...), append([]int64(nil), t.GetShape()...), nil
 }
+
+// RunFloatsAt is TileSession.Run up to the raw output tensor.
+func (s *TileSession) RunFloatsAt(ctx context.Context, tile *image.NRGBA, at image.Rectangle, size image.Point, st *Stats) ([]float32, []int64, error) {
+	extra, err := s.inputs(tile, at, size, st)
+	defer destroy(extra)
+	if err != nil {
+		return nil, nil, err
+	}
+	return runFloats(ctx, s.spec, s.ort, tile, extra)
+}

@@ -78,10 +78,7 @@ func (s *Resample) ROI(r image.Rectangle, size image.Point) ([]float32, error) {
 				return nil, err
 			}
 		}
-		nIn, nOut, pIn, pOut, lIn, lOut := v[0], v[1], v[2], v[3], v[4]+2, v[5] // lIn: padded
-		if lIn < 2 {
-			return nil, fmt.Errorf("Resize node %q: empty input", s.Node)
-		}
+		nIn, nOut, pIn, pOut, lIn, lOut := v[0], v[1], v[2], v[3], v[4]+2, v[5] // lIn: padded, so at least 2
 		factor := 0.0 // align_corners' (N_in-1)/(N_out-1) of the whole image
 		if nOut > 1 {
 			factor = (nIn - 1) / (nOut - 1)

@@ -79,8 +79,10 @@ func (s *Resample) ROI(r image.Rectangle, size image.Point) ([]float32, error) {
 				return nil, err
 			}
 		}
-		nIn, nOut, pIn, pOut, lIn, lOut := v[0], v[1], v[2], v[3], v[4]+2, v[5] // lIn: padded, so at least 2
-		factor := 0.0 // align_corners' (N_in-1)/(N_out-1) of the whole image
+		// lIn counts the pad: at least 2.
+		nIn, nOut, pIn, pOut, lIn, lOut := v[0], v[1], v[2], v[3], v[4]+2, v[5]
+		// align_corners' factor for the whole image
+		factor := 0.0
 		if nOut > 1 {
 			factor = (nIn - 1) / (nOut - 1)
 		}

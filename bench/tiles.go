@@ -311,10 +311,10 @@ func measureTiles(c config, m tileModel) ([]tileRow, error) {
 	ctx := context.Background()
 
 	// runTiled runs every tile of g through run and blends them.
-	runTiled := func(img *image.NRGBA, g tiling.Grid, run func(*image.NRGBA) (*image.NRGBA, error)) (*image.NRGBA, error) {
+	runTiled := func(img *image.NRGBA, g tiling.Grid, run func(*image.NRGBA, image.Rectangle) (*image.NRGBA, error)) (*image.NRGBA, error) {
 		b := tiling.NewBlender(g)
 		for i, r := range g.Tiles {
-			out, err := run(crop(img, r))
+			out, err := run(crop(img, r), r)
 			if err != nil {
 				return nil, fmt.Errorf("tile %d %v: %w", i, r, err)
 			}
@@ -368,7 +368,9 @@ func measureTiles(c config, m tileModel) ([]tileRow, error) {
 						return nil, fmt.Errorf("statistics of the thumbnail: %w", err)
 					}
 				}
-				return runTiled(p.img, g, func(t *image.NRGBA) (*image.NRGBA, error) { return tileSess.Run(ctx, t, st) })
+				return runTiled(p.img, g, func(t *image.NRGBA, r image.Rectangle) (*image.NRGBA, error) {
+					return tileSess.Run(ctx, t, r, p.img.Rect.Size(), st)
+				})
 			})
 			doneStats()
 			if err != nil {
@@ -393,7 +395,9 @@ func measureTiles(c config, m tileModel) ([]tileRow, error) {
 					fmt.Fprintf(os.Stderr, "    exact statistics: %s\n", secs(time.Since(start)))
 				}
 				e, err := timed(func() (*image.NRGBA, error) {
-					return runTiled(p.img, g, func(t *image.NRGBA) (*image.NRGBA, error) { return tileSess.Run(ctx, t, exactStats) })
+					return runTiled(p.img, g, func(t *image.NRGBA, r image.Rectangle) (*image.NRGBA, error) {
+						return tileSess.Run(ctx, t, r, p.img.Rect.Size(), exactStats)
+					})
 				})
 				if err != nil {
 					doneTile()
@@ -410,7 +414,7 @@ func measureTiles(c config, m tileModel) ([]tileRow, error) {
 						return nil, err
 					}
 					n, err := timed(func() (*image.NRGBA, error) {
-						return runTiled(p.img, g, func(t *image.NRGBA) (*image.NRGBA, error) { return plain.Run(ctx, t) })
+						return runTiled(p.img, g, func(t *image.NRGBA, _ image.Rectangle) (*image.NRGBA, error) { return plain.Run(ctx, t) })
 					})
 					done()
 					if err != nil {

@@ -233,7 +233,7 @@ func (e *Engine) runTiles(ctx context.Context, img *image.NRGBA, j *tileJob, don
 			}
 			r := j.grid.Tiles[i]
 			buf = crop(buf, img, r)
-			out, err := s.Run(gctx, buf, st)
+			out, err := s.Run(gctx, buf, r, image.Pt(j.grid.W, j.grid.H), st)
 			if err != nil {
 				return fmt.Errorf("tile %d of %d (%v): %w", i+1, n, r, err)
 			}

@@ -39,16 +39,13 @@ func (s *Session) RunFloats(ctx context.Context, img *image.NRGBA) ([]float32, [
 	return runFloats(ctx, s.spec, s.ort, img, nil)
 }
 
-// RunFloats is TileSession.Run up to the raw output tensor.
+// RunFloats is TileSession.Run up to the raw output tensor, for a tile
+// that is the whole image.
 func (s *TileSession) RunFloats(ctx context.Context, tile *image.NRGBA, st *Stats) ([]float32, []int64, error) {
-	var extra []ort.Value
-	for i, v := range st.values {
-		t, err := ort.NewTensor(ort.NewShape(st.shapes[i]...), v)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer t.Destroy()
-		extra = append(extra, t)
+	extra, err := s.inputs(tile, tile.Rect, tile.Rect.Size(), st)
+	defer destroy(extra)
+	if err != nil {
+		return nil, nil, err
 	}
 	return runFloats(ctx, s.spec, s.ort, tile, extra)
 }
@@ -61,4 +58,14 @@ func runFloats(ctx context.Context, spec *Spec, sess *ort.DynamicAdvancedSession
 	defer outputs[0].Destroy()
 	t := outputs[0].(*ort.Tensor[float32])
 	return append([]float32(nil), t.GetData()...), append([]int64(nil), t.GetShape()...), nil
+}
+
+// RunFloatsAt is TileSession.Run up to the raw output tensor.
+func (s *TileSession) RunFloatsAt(ctx context.Context, tile *image.NRGBA, at image.Rectangle, size image.Point, st *Stats) ([]float32, []int64, error) {
+	extra, err := s.inputs(tile, at, size, st)
+	defer destroy(extra)
+	if err != nil {
+		return nil, nil, err
+	}
+	return runFloats(ctx, s.spec, s.ort, tile, extra)
 }

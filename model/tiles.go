@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"slices"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -214,25 +215,31 @@ func (s *StatsSession) Run(ctx context.Context, thumb *image.NRGBA) (*Stats, err
 }
 
 // TileSession runs tiles: the tile model in Thumbnail mode, the original
-// model in Exact mode. Like Session, one goroutine at a time.
+// model in Exact mode (unless it has Resizes to sample at the whole
+// image's coordinates: the tile model then too). Like Session, one
+// goroutine at a time.
 type TileSession struct {
-	spec  *Spec
-	ort   *ort.DynamicAdvancedSession
-	opts  SessionOptions
-	stats int // statistics inputs the model takes
+	spec      *Spec
+	ort       *ort.DynamicAdvancedSession
+	opts      SessionOptions
+	stats     int // statistics inputs the model takes
+	resamples []tilegraph.Resample
 }
 
 // NewTileSession makes a session over the tile model.
 func (t *Tiler) NewTileSession(opts SessionOptions) (*TileSession, error) {
 	data, inputs := t.data, []string(nil)
-	if t.NeedsStats() {
-		data, inputs = t.plan.Tile, t.plan.TileInputs
+	if t.plan.Tile != nil {
+		data, inputs = t.plan.Tile, slices.Clone(t.plan.TileInputs)
+		for _, r := range t.plan.Resamples {
+			inputs = append(inputs, r.Input)
+		}
 	}
 	s, err := newORTSession(t.spec, data, inputs, []string{t.spec.Output.Name}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("tile model: %w", err)
 	}
-	return &TileSession{spec: t.spec, ort: s, opts: opts, stats: len(inputs)}, nil
+	return &TileSession{spec: t.spec, ort: s, opts: opts, stats: len(t.plan.TileInputs), resamples: t.plan.Resamples}, nil
 }
 
 // Options are the settings the session was made with.
@@ -241,23 +248,17 @@ func (s *TileSession) Options() SessionOptions { return s.opts }
 // Close releases the session.
 func (s *TileSession) Close() error { return s.ort.Destroy() }
 
-// Run feeds one tile with the whole image's statistics st (nil in Exact
-// mode) and returns the tile's result. Errors and cancellation as
+// Run feeds one tile, cut from the rectangle at of an image of the given
+// size (in model-input pixels, as tiling.Grid lays them out), with the
+// whole image's statistics st (nil in Exact mode), and returns the tile's
+// result. Where the tile lies matters to a model that upsamples with
+// align_corners (tilegraph.Resample). Errors and cancellation as
 // Session.Run.
-func (s *TileSession) Run(ctx context.Context, tile *image.NRGBA, st *Stats) (*image.NRGBA, error) {
-	var extra []ort.Value
-	if s.stats > 0 {
-		if st == nil || len(st.values) != s.stats {
-			return nil, fmt.Errorf("model %s: tiles need the image's statistics (%d values), got %d", s.spec.Name, s.stats, statCount(st))
-		}
-		for i, v := range st.values {
-			t, err := ort.NewTensor(ort.NewShape(st.shapes[i]...), v)
-			if err != nil {
-				return nil, fmt.Errorf("statistic %d: %w", i, err)
-			}
-			defer t.Destroy()
-			extra = append(extra, t)
-		}
+func (s *TileSession) Run(ctx context.Context, tile *image.NRGBA, at image.Rectangle, size image.Point, st *Stats) (*image.NRGBA, error) {
+	extra, err := s.inputs(tile, at, size, st)
+	defer destroy(extra)
+	if err != nil {
+		return nil, err
 	}
 	outputs := []ort.Value{nil}
 	if err := runImage(ctx, s.spec, s.ort, tile, extra, outputs); err != nil {
@@ -267,6 +268,48 @@ func (s *TileSession) Run(ctx context.Context, tile *image.NRGBA, st *Stats) (*i
 		defer outputs[0].Destroy()
 	}
 	return s.spec.result(outputs[0])
+}
+
+// inputs are the tile model's inputs after the image: the statistics,
+// then each Resample's region of interest. The caller destroys them.
+func (s *TileSession) inputs(tile *image.NRGBA, at image.Rectangle, size image.Point, st *Stats) ([]ort.Value, error) {
+	var extra []ort.Value
+	if s.stats > 0 {
+		if st == nil || len(st.values) != s.stats {
+			return nil, fmt.Errorf("model %s: tiles need the image's statistics (%d values), got %d", s.spec.Name, s.stats, statCount(st))
+		}
+		for i, v := range st.values {
+			t, err := ort.NewTensor(ort.NewShape(st.shapes[i]...), v)
+			if err != nil {
+				return extra, fmt.Errorf("statistic %d: %w", i, err)
+			}
+			extra = append(extra, t)
+		}
+	}
+	if len(s.resamples) == 0 {
+		return extra, nil
+	}
+	if at.Dx() != tile.Rect.Dx() || at.Dy() != tile.Rect.Dy() || !at.In(image.Rectangle{Max: size}) {
+		return extra, fmt.Errorf("model %s: a %dx%d tile placed at %v in a %dx%d image", s.spec.Name, tile.Rect.Dx(), tile.Rect.Dy(), at, size.X, size.Y)
+	}
+	for _, r := range s.resamples {
+		roi, err := r.ROI(at, size)
+		if err != nil {
+			return extra, fmt.Errorf("model %s, tile %v of %dx%d: %w", s.spec.Name, at, size.X, size.Y, err)
+		}
+		t, err := ort.NewTensor(ort.NewShape(int64(len(roi))), roi)
+		if err != nil {
+			return extra, fmt.Errorf("region of interest of %s: %w", r.Node, err)
+		}
+		extra = append(extra, t)
+	}
+	return extra, nil
+}
+
+func destroy(vs []ort.Value) {
+	for _, v := range vs {
+		v.Destroy()
+	}
 }
 
 func statCount(st *Stats) int {

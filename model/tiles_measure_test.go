@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/image/draw"
@@ -15,6 +16,7 @@ import (
 	"animegan/internal/ortest"
 	"animegan/model"
 	"animegan/modelgen"
+	"animegan/tiling"
 )
 
 // TestMeasureTiling prints the figures behind the default overlap
@@ -174,7 +176,7 @@ func feathered(t *testing.T, ts *model.TileSession, img *image.NRGBA, tile, ov i
 			tw, th := min(tile, w), min(tile, h)
 			part := image.NewNRGBA(image.Rect(0, 0, tw, th))
 			draw.Copy(part, image.Point{}, img, image.Rect(x0, y0, x0+tw, y0+th), draw.Src, nil)
-			res, err := ts.Run(context.Background(), part, st)
+			res, err := ts.Run(context.Background(), part, image.Rect(x0, y0, x0+tw, y0+th), img.Rect.Size(), st)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -220,4 +222,149 @@ func feathered(t *testing.T, ts *model.TileSession, img *image.NRGBA, tile, ov i
 		out.Pix[4*k+3] = 255
 	}
 	return out
+}
+
+// TestMeasureGrid prints the figures behind the default overlap with the
+// tile model sampling where the whole image does (README "How a model is
+// tiled"): for the shared AnimeGANv2-architecture models, each photo in
+// ANIMEGAN_TILE_PHOTOS (comma-separated; else the synthetic scene) scaled
+// and cropped to 1024x768, in 512 px tiles as tiling.NewGrid lays them
+// out and tiling.Blender blends them, with the whole image's own
+// statistics (so that only the tiling differs): PSNR from the untiled
+// result, seam scores, and the RMS error (8-bit levels) by distance from
+// the nearest tile edge inside the image, against the overlap. Minutes of
+// CPU: run by hand with ANIMEGAN_TILE_GRID=1.
+func TestMeasureGrid(t *testing.T) {
+	if os.Getenv("ANIMEGAN_TILE_GRID") == "" {
+		t.Skip("set ANIMEGAN_TILE_GRID=1 to measure")
+	}
+	ortest.Init(t)
+	const w, h, tile = 1024, 768, 512
+	var photos []string
+	if p := os.Getenv("ANIMEGAN_TILE_PHOTOS"); p != "" {
+		photos = strings.Split(p, ",")
+	}
+	images := map[string]*image.NRGBA{}
+	var names []string
+	if len(photos) == 0 {
+		images["scene"], names = scene(w, h), []string{"scene"}
+	}
+	for _, p := range photos {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, _, err := image.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := src.Bounds()
+		s := min(float64(b.Dx())/w, float64(b.Dy())/h) // cover, then crop the middle
+		cw, ch := int(w*s), int(h*s)
+		r := image.Rect(0, 0, cw, ch).Add(b.Min).Add(image.Pt((b.Dx()-cw)/2, (b.Dy()-ch)/2))
+		img := image.NewNRGBA(image.Rect(0, 0, w, h))
+		draw.CatmullRom.Scale(img, img.Rect, src, r, draw.Src, nil)
+		images[filepath.Base(p)] = img
+		names = append(names, filepath.Base(p))
+	}
+	opts := model.SessionOptions{IntraOpThreads: 2, InterOpThreads: 1}
+	ctx := context.Background()
+	for _, m := range []string{"animeganv2-arch-trained-nchw.onnx", "animeganv2-arch-nchw.onnx"} {
+		data, err := os.ReadFile(filepath.Join(ortest.ModuleRoot(), "..", "..", "shared", "models", m))
+		if err != nil {
+			data, err = os.ReadFile(filepath.Join(ortest.ModuleRoot(), "..", "shared", "models", m))
+		}
+		if err != nil {
+			t.Skipf("shared model %s: %v", m, err)
+		}
+		spec, tl := tilerOf(t, m, data)
+		for _, name := range names {
+			img := images[name]
+			whole, err := model.NewSession(spec, data, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			untiled, err := whole.Run(ctx, img)
+			whole.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ss, err := tl.NewStatsSession(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := ss.Run(ctx, img)
+			ss.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts, err := tl.NewTileSession(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ov := range []int{8, 16, 24, 32, 48, 64, 96} {
+				g, err := tiling.NewGrid(w, h, tile, ov, spec.Multiple)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b := tiling.NewBlender(g)
+				var px int
+				var edgesX, edgesY []int
+				for i, r := range g.Tiles {
+					part := image.NewNRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+					draw.Copy(part, image.Point{}, img, r, draw.Src, nil)
+					out, err := ts.Run(ctx, part, r, img.Rect.Size(), st)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := b.Add(i, out); err != nil {
+						t.Fatal(err)
+					}
+					px += r.Dx() * r.Dy()
+					for _, e := range []int{r.Min.X, r.Max.X} {
+						if e > 0 && e < w {
+							edgesX = append(edgesX, e)
+						}
+					}
+					for _, e := range []int{r.Min.Y, r.Max.Y} {
+						if e > 0 && e < h {
+							edgesY = append(edgesY, e)
+						}
+					}
+				}
+				tiled, err := b.Image()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var se, n [5]float64 // by distance from the nearest tile edge: 0-7, 8-15, 16-23, 24-31, 32+ px
+				for y := range h {
+					for x := range w {
+						d := w
+						for _, e := range edgesX {
+							d = min(d, abs(x-e))
+						}
+						for _, e := range edgesY {
+							d = min(d, abs(y-e))
+						}
+						k := min(4, d/8)
+						o := untiled.PixOffset(x, y)
+						for c := range 3 {
+							v := float64(untiled.Pix[o+c]) - float64(tiled.Pix[o+c])
+							se[k] += v * v
+							n[k]++
+						}
+					}
+				}
+				rms := make([]string, 5)
+				for k := range rms {
+					rms[k] = fmt.Sprintf("%.2f", math.Sqrt(se[k]/n[k]))
+				}
+				fmt.Printf("%s, %s: overlap %2d px, %d tiles of %v, tile px / image px %.2f: PSNR %.1f dB; seam untiled %.3f tiled %.3f; RMS by distance from a tile edge 0-7/8-15/16-23/24-31/32+ px: %s\n",
+					m, name, ov, len(g.Tiles), g.Tiles[0].Size(), float64(px)/(w*h), psnr(untiled, tiled),
+					tiling.SeamScore(untiled, g), tiling.SeamScore(tiled, g), strings.Join(rms, " "))
+			}
+			ts.Close()
+		}
+	}
 }

@@ -407,7 +407,7 @@ func runTiles(t *testing.T, ts *model.TileSession, img *image.NRGBA, tile int, s
 		out := make([]int, k)
 		for i := range out {
 			if k > 1 {
-				out[i] = i * (n - tile) / (k - 1)
+				out[i] = i * (n - tile) / (k - 1) / 8 * 8 // on the model's multiple, as tiling.NewGrid places them
 			}
 		}
 		return out
@@ -419,7 +419,7 @@ func runTiles(t *testing.T, ts *model.TileSession, img *image.NRGBA, tile int, s
 			r := image.Rect(x0, y0, x0+tile, y0+tile)
 			part := image.NewNRGBA(image.Rect(0, 0, tile, tile))
 			draw.Copy(part, image.Point{}, img, r, draw.Src, nil)
-			res, err := ts.Run(context.Background(), part, stats(part))
+			res, err := ts.Run(context.Background(), part, r, img.Rect.Size(), stats(part))
 			if err != nil {
 				t.Fatal(err)
 			}

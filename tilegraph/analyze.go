@@ -46,6 +46,8 @@ type analysis struct {
 	input     string
 	layout    string
 	statNames []string // Thumbnail mode: mean_0, var_0, ... (Plan.StatsOutputs)
+	resamples []*resample
+	roiNames  []string // Plan.Resamples' inputs
 }
 
 func (a *analysis) refuse(format string, args ...any) {
@@ -994,6 +996,7 @@ func (a *analysis) resize(n *onnxgraph.Node, x, out *value) *value {
 			}
 		}
 	}
+	a.resample(n, x, out)
 	return out
 }
 

@@ -73,7 +73,8 @@ func capture(g *onnxgraph.Graph, fn func()) []*onnxgraph.Node {
 // writeTile is the graph in which every normalisation takes its mean and
 // variance from graph inputs: an InstanceNormalization becomes
 // (x-mean)/sqrt(var+eps)·scale+bias, a layer norm's two ReduceMeans are
-// replaced by the inputs, and what only fed them is dropped.
+// replaced by the inputs, and what only fed them is dropped; and every
+// Resample samples at the region of interest from its own input.
 func (a *analysis) writeTile(data []byte) ([]byte, error) {
 	info, err := onnxgraph.ReadGraph(data)
 	if err != nil {
@@ -132,6 +133,13 @@ func (a *analysis) writeTile(data []byte) ([]byte, error) {
 			front[len(front)-1].Outputs[0] = v.Outputs[0]
 			replace[i], replace[a.index[f.vnode]] = nil, nil
 		}
+	}
+	for k, r := range a.resamples {
+		i := a.index[r.node]
+		roi := g.Input(a.roiNames[k], onnxgraph.Float, onnxgraph.Dim(int64(2*r.Rank)))
+		nodes := rewriteResample(g, m.Opset, r, orig[i], roi)
+		nodes[len(nodes)-1].Outputs[0] = orig[i].Outputs[0]
+		replace[i] = nodes
 	}
 	nodes := front
 	for i, n := range orig {

@@ -98,6 +98,11 @@ type Plan struct {
 	// StatShapes is each statistic's shape, in StatsOutputs' order; -1 for
 	// an axis the graph leaves symbolic (the batch).
 	StatShapes [][]int64
+	// Resamples are the Resizes the tile model samples at the whole
+	// image's coordinates (align_corners; see Resample): each takes its
+	// region of interest from an input after TileInputs. With any, Tile is
+	// written in Exact mode too.
+	Resamples []Resample
 }
 
 // Analyze reads an ONNX model and finds how it can be tiled, writing the
@@ -111,11 +116,13 @@ func Analyze(data []byte) (*Plan, error) {
 		return nil, err
 	}
 	a, p, err := analyze(info)
-	if err != nil || p.Mode != Thumbnail {
+	if err != nil || p.Mode == Refused || (p.Mode == Exact && len(p.Resamples) == 0) {
 		return p, err
 	}
-	if p.Stats, err = a.writeStats(data); err != nil {
-		return nil, fmt.Errorf("writing the statistics model: %w", err)
+	if p.Mode == Thumbnail {
+		if p.Stats, err = a.writeStats(data); err != nil {
+			return nil, fmt.Errorf("writing the statistics model: %w", err)
+		}
 	}
 	if p.Tile, err = a.writeTile(data); err != nil {
 		return nil, fmt.Errorf("writing the tile model: %w", err)
@@ -148,7 +155,9 @@ func analyze(info *onnxgraph.Info) (*analysis, *Plan, error) {
 		p.Mode = Exact
 	default:
 		p.Mode = Thumbnail
-		a.nameStats(p)
+	}
+	if p.Mode != Refused {
+		a.nameInputs(p)
 	}
 	return a, p, nil
 }
@@ -290,9 +299,10 @@ func (a *analysis) addLayerNorm(m, v *onnxgraph.Node, kind normKind) {
 	a.norms = append(a.norms, f)
 }
 
-// statNames are the statistics' value names: mean_k and var_k, with a
-// prefix the graph does not use.
-func (a *analysis) nameStats(p *Plan) {
+// nameInputs names the tile model's extra inputs: mean_k and var_k for
+// the statistics, roi_k for the Resamples, with a prefix the graph does
+// not use.
+func (a *analysis) nameInputs(p *Plan) {
 	used := func(s string) bool {
 		if _, ok := a.vals[s]; ok {
 			return true
@@ -304,6 +314,11 @@ func (a *analysis) nameStats(p *Plan) {
 		clash := false
 		for i := range a.norms {
 			if used(fmt.Sprintf("%smean_%d", prefix, i)) || used(fmt.Sprintf("%svar_%d", prefix, i)) {
+				clash = true
+			}
+		}
+		for i := range a.resamples {
+			if used(fmt.Sprintf("%sroi_%d", prefix, i)) {
 				clash = true
 			}
 		}
@@ -325,6 +340,11 @@ func (a *analysis) nameStats(p *Plan) {
 	}
 	p.TileInputs = slices.Clone(p.StatsOutputs)
 	a.statNames = p.StatsOutputs
+	for i, r := range a.resamples {
+		r.Input = fmt.Sprintf("%sroi_%d", prefix, i)
+		a.roiNames = append(a.roiNames, r.Input)
+		p.Resamples = append(p.Resamples, r.Resample)
+	}
 }
 
 // String is a one-line summary for logs.

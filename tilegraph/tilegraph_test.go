@@ -1,8 +1,11 @@
 package tilegraph_test
 
 import (
+	"image"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -173,12 +176,17 @@ func checkModels(t *testing.T, orig []byte, p *tilegraph.Plan) {
 				t.Errorf("stats outputs %v, want %v", extra, p.StatsOutputs)
 			}
 		} else {
+			want := slices.Clone(p.TileInputs)
+			for _, r := range p.Resamples {
+				want = append(want, r.Input)
+			}
 			for _, v := range g.Inputs[1:] {
 				extra = append(extra, v.Name)
 			}
-			if strings.Join(extra, ",") != strings.Join(p.TileInputs, ",") {
-				t.Errorf("tile inputs %v, want %v", extra, p.TileInputs)
+			if strings.Join(extra, ",") != strings.Join(want, ",") {
+				t.Errorf("tile inputs %v, want %v", extra, want)
 			}
+			extra = extra[:min(len(extra), len(p.TileInputs))]
 			for _, n := range g.Nodes {
 				if n.OpType == "InstanceNormalization" || n.OpType == "ReduceMean" && len(p.Norms) > 0 && strings.HasPrefix(p.Norms[0].Pattern, "layer") {
 					t.Errorf("tile model still computes statistics: %s node %s", n.OpType, n.Name)
@@ -224,6 +232,11 @@ func TestSharedExports(t *testing.T) {
 			if p.Mode != tilegraph.Thumbnail || len(p.Norms) != 24 || p.ReceptiveField != 48 {
 				t.Fatalf("%v, %d norms, receptive field %d: want thumbnail, 24, 48 (%s)", p.Mode, len(p.Norms), p.ReceptiveField, p.Reason)
 			}
+			// The two upsamplings (PyTorch's align_corners=True) at a
+			// quarter and a half of the image's resolution.
+			if len(p.Resamples) != 2 || p.Resamples[0].Axes[0].In != 4 || p.Resamples[0].Axes[0].Out != 2 || p.Resamples[1].Axes[0].In != 2 || p.Resamples[1].Axes[0].Out != 1 {
+				t.Errorf("resamples %+v, want two: 4 -> 2 and 2 -> 1 px per step", p.Resamples)
+			}
 			checkModels(t, data, p)
 		})
 	}
@@ -258,5 +271,47 @@ func BenchmarkAnalyze(b *testing.B) {
 		if _, err := tilegraph.Analyze(data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestResampleROI checks Resample.ROI against ONNX's tf_crop_and_resize
+// formula, x = start·(L_in-1) + j·(end-start)·(L_in-1)/(L_out-1), by hand:
+// output pixel j of a tile must read the padded input at the whole
+// image's align_corners position (P_out+j)·(N_in-1)/(N_out-1), less the
+// tile's input origin, plus the one-pixel pad.
+func TestResampleROI(t *testing.T) {
+	r := tilegraph.Resample{Node: "up", Rank: 4, Axes: []tilegraph.ResampleAxis{
+		{Axis: 2, Vertical: true, In: 4, Out: 2},
+		{Axis: 3, In: 4, Out: 2},
+	}}
+	size := image.Pt(320, 192)
+	for _, tile := range []image.Rectangle{image.Rect(0, 0, 320, 192), image.Rect(0, 0, 120, 120), image.Rect(96, 72, 216, 192), image.Rect(200, 8, 320, 128)} {
+		roi, err := r.ROI(tile, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if roi[0] != 0 || roi[1] != 0 || roi[4] != 1 || roi[5] != 1 {
+			t.Errorf("tile %v: batch and channel region %v, want 0..1", tile, roi)
+		}
+		for _, ax := range []struct {
+			axis     int
+			n, p, l  int
+			vertical bool
+		}{{2, size.Y, tile.Min.Y, tile.Dy(), true}, {3, size.X, tile.Min.X, tile.Dx(), false}} {
+			nIn, nOut := float64(ax.n/4), float64(ax.n/2)
+			pIn, pOut := float64(ax.p/4), float64(ax.p/2)
+			lIn, lOut := float64(ax.l/4+2), float64(ax.l/2)
+			start, end := float64(roi[ax.axis]), float64(roi[4+ax.axis])
+			for j := 0.0; j < lOut; j++ {
+				got := start*(lIn-1) + j*(end-start)*(lIn-1)/(lOut-1)
+				want := (pOut+j)*(nIn-1)/(nOut-1) - pIn + 1
+				if math.Abs(got-want) > 1e-4 {
+					t.Fatalf("tile %v, axis %d, output %v: reads %.6f, want %.6f", tile, ax.axis, j, got, want)
+				}
+			}
+		}
+	}
+	if _, err := r.ROI(image.Rect(2, 0, 122, 120), size); err == nil {
+		t.Error("a tile off the Resize's steps got a region")
 	}
 }

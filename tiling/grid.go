@@ -26,7 +26,7 @@ type Grid struct {
 	W, H     int
 	Tile     int // the largest tile side: no tile is larger than Tile x Tile
 	Overlap  int // the least overlap between neighbouring tiles, and the blending ramps' width
-	Multiple int // every tile side is a multiple of it, unless the grid is the whole image as one tile
+	Multiple int // every tile side and origin is a multiple of it, unless the grid is the whole image as one tile (or a side is not a multiple: its last tile ends at the edge)
 
 	// Cols x Rows tiles, row by row: tile (c, r) is Tiles[r*Cols+c].
 	Cols, Rows int
@@ -110,20 +110,54 @@ func spans(n, tile, overlap, multiple int) ([]span, error) {
 	// and the model's cost goes with the pixels.
 	stride := tile - overlap
 	count := 1 + (n-tile+stride-1)/stride
-	side := tile
-	if count > 1 {
-		need := (n + (count-1)*overlap + count - 1) / count
-		side = min(tile, (need+multiple-1)/multiple*multiple)
+	if count == 1 {
+		return []span{{0, tile}}, nil
 	}
+	// Tile origins on the multiple too: a model that downsamples by
+	// strided layers (by up to its multiple) computes a tile's pixels on
+	// the whole image's grid only from such an origin. Measured on the
+	// trained AnimeGANv2 (1536x768, 512 px tiles, overlap 48, exact
+	// statistics, Resizes made length-independent): origins at 371 and
+	// 741 px gave 44 dB from the untiled result, at 368 and 736 73 dB.
+	// Snapping can shrink an overlap by up to a multiple: the side grows
+	// (or the count) until every overlap holds. The last tile ends at
+	// the edge, on the multiple when n is.
+	for c := count; c < count+4; c++ {
+		need := (n + (c-1)*overlap + c - 1) / c
+		for side := (need + multiple - 1) / multiple * multiple; side <= tile; side += multiple {
+			if out := spread(n, side, c, multiple); minOverlap(out) >= overlap {
+				return out, nil
+			}
+		}
+	}
+	// Sides too short for their multiple to snap to (a tile of one or
+	// two multiples): evenly spread, off the multiple.
+	side := min(tile, ((n+(count-1)*overlap+count-1)/count+multiple-1)/multiple*multiple)
+	return spread(n, side, count, 1), nil
+}
+
+// spread places count spans of side pixels from 0 to n, evenly, each
+// origin but the last rounded to the nearest multiple of snap.
+func spread(n, side, count, snap int) []span {
 	out := make([]span, count)
 	for k := range out {
-		lo := 0
-		if count > 1 {
+		lo := n - side
+		if k < count-1 {
 			lo = (k*(n-side) + (count-1)/2) / (count - 1)
+			lo = min(n-side, (lo+snap/2)/snap*snap)
 		}
 		out[k] = span{lo, lo + side}
 	}
-	return out, nil
+	return out
+}
+
+// minOverlap is the least overlap of neighbouring spans.
+func minOverlap(s []span) int {
+	least := s[0].len()
+	for k := 1; k < len(s); k++ {
+		least = min(least, s[k-1].hi-s[k].lo)
+	}
+	return least
 }
 
 // axis is the layout along one axis: the tiles' spans and, between

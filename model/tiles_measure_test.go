@@ -281,24 +281,7 @@ func TestMeasureGrid(t *testing.T) {
 		spec, tl := tilerOf(t, m, data)
 		for _, name := range names {
 			img := images[name]
-			whole, err := model.NewSession(spec, data, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			untiled, err := whole.Run(ctx, img)
-			whole.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			ss, err := tl.NewStatsSession(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := ss.Run(ctx, img)
-			ss.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			untiled, st := untiledAndStats(t, spec, tl, data, img, opts)
 			ts, err := tl.NewTileSession(opts)
 			if err != nil {
 				t.Fatal(err)

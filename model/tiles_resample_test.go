@@ -144,24 +144,7 @@ func TestTilesMatchUntiled(t *testing.T) {
 	ctx := context.Background()
 	const w, h, tile = 320, 192, 128
 	img := scene(w, h)
-	whole, err := model.NewSession(spec, data, oneThread)
-	if err != nil {
-		t.Fatal(err)
-	}
-	untiled, err := whole.Run(ctx, img)
-	whole.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := tl.NewStatsSession(oneThread)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := ss.Run(ctx, img)
-	ss.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	untiled, st := untiledAndStats(t, spec, tl, data, img, oneThread)
 	ts, err := tl.NewTileSession(oneThread)
 	if err != nil {
 		t.Fatal(err)
@@ -192,4 +175,32 @@ func TestTilesMatchUntiled(t *testing.T) {
 	if p < 50 {
 		t.Errorf("tiles with the image's own statistics: PSNR %.1f dB from the untiled result, want >= 50", p)
 	}
+}
+
+// untiledAndStats runs img whole through the original model and through
+// the statistics model, each session closed after its one run: the
+// reference a tiled result is measured against, and the exact statistics
+// that leave only the tiling to differ from it.
+func untiledAndStats(t *testing.T, spec *model.Spec, tl *model.Tiler, data []byte, img *image.NRGBA, opts model.SessionOptions) (*image.NRGBA, *model.Stats) {
+	t.Helper()
+	ctx := context.Background()
+	whole, err := model.NewSession(spec, data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	untiled, err := whole.Run(ctx, img)
+	whole.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := tl.NewStatsSession(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ss.Run(ctx, img)
+	ss.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return untiled, st
 }

@@ -48,26 +48,7 @@ func padGraph(t *testing.T, mode string, value *float32) *onnxgraph.Model {
 
 func runGraph(t *testing.T, m *onnxgraph.Model, x []float32) []float32 {
 	t.Helper()
-	data, err := m.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := ort.NewTensor(ort.NewShape(1, 2, 5, 6), x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Destroy()
-	s, err := ort.NewDynamicAdvancedSessionWithONNXData(data, []string{"x"}, []string{"y"}, nil)
-	if err != nil {
-		t.Fatalf("ONNX Runtime: %v", err)
-	}
-	defer s.Destroy()
-	out := []ort.Value{nil}
-	if err := s.Run([]ort.Value{in}, out); err != nil {
-		t.Fatal(err)
-	}
-	defer out[0].Destroy()
-	return slices.Clone(out[0].(*ort.Tensor[float32]).GetData())
+	return runAffine(t, m, []int64{1, 2, 5, 6}, x)
 }
 
 // TestIntegerPadAndShape: the rewrites that keep ONNX Runtime's int8 graph
@@ -243,6 +224,8 @@ func TestAffineAsBatchNorm(t *testing.T) {
 	}
 }
 
+// runAffine runs m, of one input x of the given shape and one output y,
+// in ONNX Runtime.
 func runAffine(t *testing.T, m *onnxgraph.Model, shape []int64, x []float32) []float32 {
 	t.Helper()
 	data, err := m.Marshal()

@@ -156,7 +156,11 @@ func writeTiling(row func(k, format string, args ...any), s *model.Spec) {
 		row("tiling", "refused: %s; the model runs on whole images only", t.Reason)
 		return
 	case model.TileExact:
-		row("tiling", "exact: no operation looks at the whole image, so tiles need no rewrite")
+		if len(t.Resamples) == 0 {
+			row("tiling", "exact: no operation looks at the whole image, so tiles need no rewrite")
+		} else {
+			row("tiling", "exact: no operation looks at the whole image")
+		}
 	case model.TileThumbnail:
 		var parts []string
 		for _, p := range t.Patterns() {
@@ -164,6 +168,13 @@ func writeTiling(row func(k, format string, args ...any), s *model.Spec) {
 		}
 		row("tiling", "thumbnail statistics: %d normalisations over the whole image (%s) take a thumbnail's mean and variance in tiles",
 			len(t.Norms), strings.Join(parts, ", "))
+	}
+	if n := len(t.Resamples); n > 0 {
+		what := "1 align_corners Resize (%s) samples"
+		if n > 1 {
+			what = fmt.Sprintf("%d align_corners Resizes (%%s) sample", n)
+		}
+		row("", what+" at the whole image's coordinates in tiles (a region of interest per tile)", strings.Join(t.Resamples, ", "))
 	}
 	row("", "%s; default tile overlap %d px", rf, t.Overlap)
 }

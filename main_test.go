@@ -233,8 +233,9 @@ func TestInspect(t *testing.T) {
 		{"built-in", []string{"inspect"}, 0, []string{"input_image float32 [?,?,?,3]", "NHWC", "dynamic", "[-1,1] (metadata)", "intra-op threads",
 			"exact: no operation looks at the whole image, so tiles need no rewrite", "receptive field 6 px on each side (traced); default tile overlap 8 px"}},
 		{"animeganv2 tiling", []string{"inspect", v2}, 0, []string{"thumbnail statistics: 24 normalisations over the whole image (24 GroupNorm(1) as InstanceNormalization)",
+			"2 align_corners Resizes (", ") sample at the whole image's coordinates in tiles",
 			"receptive field 48 px on each side (traced); default tile overlap 48 px"}},
-		{"animeganv2 tiling json", []string{"inspect", "--json", v2}, 0, []string{`"Mode": "thumbnail"`, `"Pattern": "GroupNorm(1) as InstanceNormalization"`, `"Overlap": 48`}},
+		{"animeganv2 tiling json", []string{"inspect", "--json", v2}, 0, []string{`"Mode": "thumbnail"`, `"Pattern": "GroupNorm(1) as InstanceNormalization"`, `"Resamples": [`, `"Overlap": 48`}},
 		{"fixed nchw", []string{"inspect", fixed, "-j", "2"}, 0, []string{"NCHW", "fixed 512x512", "intra-op threads 1", "decode:infer:encode"}},
 		{"two inputs", []string{"inspect", twoIn}, 2, []string{twoIn, "exactly one image input, found 2"}},
 	}

@@ -28,11 +28,15 @@ const (
 // (or why it refuses), the traced receptive field and the default
 // overlap that follows from it.
 type Tiling struct {
-	Mode           TileMode
-	Reason         string           `json:",omitempty"` // Refused: the operation and why
-	Norms          []tilegraph.Norm `json:",omitempty"`
-	ReceptiveField int              // input pixels on each side; -1 when it could not be traced
-	Overlap        int              // default tile overlap in pixels, a multiple of Spec.Multiple
+	Mode   TileMode
+	Reason string           `json:",omitempty"` // Refused: the operation and why
+	Norms  []tilegraph.Norm `json:",omitempty"`
+	// Resamples are the Resize nodes whose sampling depends on the image's
+	// size (align_corners): tiles sample them at the whole image's
+	// coordinates (tilegraph.Resample).
+	Resamples      []string `json:",omitempty"`
+	ReceptiveField int      // input pixels on each side; -1 when it could not be traced
+	Overlap        int      // default tile overlap in pixels, a multiple of Spec.Multiple
 }
 
 // Patterns counts the normalisations by pattern, in the order first seen.
@@ -82,7 +86,11 @@ func tilingOf(info *onnxgraph.Info, multiple int) *Tiling {
 	if err != nil {
 		return &Tiling{Mode: TileRefused, Reason: err.Error(), ReceptiveField: -1, Overlap: DefaultOverlap(-1, multiple)}
 	}
-	return &Tiling{Mode: p.Mode, Reason: p.Reason, Norms: p.Norms, ReceptiveField: p.ReceptiveField, Overlap: DefaultOverlap(p.ReceptiveField, multiple)}
+	t := &Tiling{Mode: p.Mode, Reason: p.Reason, Norms: p.Norms, ReceptiveField: p.ReceptiveField, Overlap: DefaultOverlap(p.ReceptiveField, multiple)}
+	for _, r := range p.Resamples {
+		t.Resamples = append(t.Resamples, r.Node)
+	}
+	return t
 }
 
 // TilingRefusedError is a model that cannot run in tiles: a global

@@ -174,12 +174,7 @@ func feathered(t *testing.T, ts *model.TileSession, img *image.NRGBA, tile, ov i
 	for iy, y0 := range ys {
 		for ix, x0 := range xs {
 			tw, th := min(tile, w), min(tile, h)
-			part := image.NewNRGBA(image.Rect(0, 0, tw, th))
-			draw.Copy(part, image.Point{}, img, image.Rect(x0, y0, x0+tw, y0+th), draw.Src, nil)
-			res, err := ts.Run(context.Background(), part, image.Rect(x0, y0, x0+tw, y0+th), img.Rect.Size(), st)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := runTileAt(t, ts, img, image.Rect(x0, y0, x0+tw, y0+th), st)
 			// overlap with each neighbour, on each side
 			ol, or_, ot, ob := 0, 0, 0, 0
 			if ix > 0 {
@@ -269,7 +264,6 @@ func TestMeasureGrid(t *testing.T) {
 		names = append(names, filepath.Base(p))
 	}
 	opts := model.SessionOptions{IntraOpThreads: 2, InterOpThreads: 1}
-	ctx := context.Background()
 	for _, m := range []string{"animeganv2-arch-trained-nchw.onnx", "animeganv2-arch-nchw.onnx"} {
 		data, err := os.ReadFile(filepath.Join(ortest.ModuleRoot(), "..", "..", "shared", "models", m))
 		if err != nil {
@@ -295,13 +289,7 @@ func TestMeasureGrid(t *testing.T) {
 				var px int
 				var edgesX, edgesY []int
 				for i, r := range g.Tiles {
-					part := image.NewNRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
-					draw.Copy(part, image.Point{}, img, r, draw.Src, nil)
-					out, err := ts.Run(ctx, part, r, img.Rect.Size(), st)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := b.Add(i, out); err != nil {
+					if err := b.Add(i, runTileAt(t, ts, img, r, st)); err != nil {
 						t.Fatal(err)
 					}
 					px += r.Dx() * r.Dy()

@@ -141,7 +141,6 @@ func TestTilesMatchUntiled(t *testing.T) {
 	ortest.Init(t)
 	data := gen(t, func() ([]byte, error) { return modelgen.AnimeGANv2(modelgen.NCHW, 7) })
 	spec, tl := tilerOf(t, "animeganv2", data)
-	ctx := context.Background()
 	const w, h, tile = 320, 192, 128
 	img := scene(w, h)
 	untiled, st := untiledAndStats(t, spec, tl, data, img, oneThread)
@@ -156,13 +155,7 @@ func TestTilesMatchUntiled(t *testing.T) {
 	}
 	b := tiling.NewBlender(g)
 	for i, r := range g.Tiles {
-		part := image.NewNRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
-		draw.Copy(part, image.Point{}, img, r, draw.Src, nil)
-		out, err := ts.Run(ctx, part, r, img.Rect.Size(), st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Add(i, out); err != nil {
+		if err := b.Add(i, runTileAt(t, ts, img, r, st)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -203,4 +196,17 @@ func untiledAndStats(t *testing.T, spec *model.Spec, tl *model.Tiler, data []byt
 		t.Fatal(err)
 	}
 	return untiled, st
+}
+
+// runTileAt runs the tile r of img through the tile model with the
+// statistics st, where the tile sits in img (its Resizes sample there).
+func runTileAt(t *testing.T, ts *model.TileSession, img *image.NRGBA, r image.Rectangle, st *model.Stats) *image.NRGBA {
+	t.Helper()
+	part := image.NewNRGBA(image.Rect(0, 0, r.Dx(), r.Dy()))
+	draw.Copy(part, image.Point{}, img, r, draw.Src, nil)
+	out, err := ts.Run(context.Background(), part, r, img.Rect.Size(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
